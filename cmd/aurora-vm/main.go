@@ -1,0 +1,228 @@
+// Command aurora-vm runs programs built for Aurora OS on Linux.
+//
+//	aurora-vm run [flags] PROGRAM.elf [ARGS...]
+//
+// Its exit status is the program's; 128+N when the program was killed by
+// signal N; 124 when --timeout fired; 125 when aurora-vm itself could not run
+// the program, with one line on stderr saying why.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/aurora-vm/aurora-vm/cpu"
+	"github.com/aurora-vm/aurora-vm/cpu/kvm"
+	"github.com/aurora-vm/aurora-vm/kernel"
+	"github.com/aurora-vm/aurora-vm/mmu"
+	"github.com/aurora-vm/aurora-vm/syscall"
+)
+
+// Exit statuses of aurora-vm itself, as timeout(1) and env(1) use them.
+const (
+	exitTimeout   = 124
+	exitCannotRun = 125
+)
+
+// version is set by the linker (-X main.version=...) in release builds.
+var version = ""
+
+// exitError carries an exit status and an optional one-line message.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func cannotRun(format string, args ...any) error {
+	return &exitError{code: exitCannotRun, msg: fmt.Sprintf(format, args...)}
+}
+
+func main() {
+	app := &cli.App{
+		Name:            "aurora-vm",
+		Usage:           "run Aurora OS programs under KVM",
+		HideHelpCommand: true,
+		Commands: []*cli.Command{
+			runCommand(),
+			{
+				Name:  "version",
+				Usage: "print the version",
+				Action: func(c *cli.Context) error {
+					fmt.Fprintln(c.App.Writer, "aurora-vm", versionString())
+					return nil
+				},
+			},
+		},
+		// Errors are printed once, by main, in one line.
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+	err := app.Run(os.Args)
+	var ee *exitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		if ee.msg != "" {
+			fmt.Fprintln(os.Stderr, "aurora-vm:", ee.msg)
+		}
+		os.Exit(ee.code)
+	default:
+		fmt.Fprintln(os.Stderr, "aurora-vm:", err)
+		os.Exit(exitCannotRun)
+	}
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "devel"
+}
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run a program",
+		ArgsUsage: "PROGRAM.elf [ARGS...]",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "accel", Value: "auto", Usage: "execution engine: auto, kvm or interp"},
+			&cli.StringFlag{Name: "memory", Value: "256M", Usage: "guest RAM size (K, M or G suffix)"},
+			&cli.DurationFlag{Name: "timeout", Usage: "kill the program after this long (e.g. 10s); exit status 124"},
+			&cli.BoolFlag{Name: "trace", Usage: "print one line per syscall on stderr"},
+		},
+		Action: run,
+	}
+}
+
+func run(c *cli.Context) error {
+	if c.NArg() < 1 {
+		return cannotRun("run: missing PROGRAM.elf (usage: aurora-vm run [flags] PROGRAM.elf [ARGS...])")
+	}
+	path := c.Args().First()
+	memSize, err := parseSize(c.String("memory"))
+	if err != nil {
+		return cannotRun("--memory: %v", err)
+	}
+	img, err := kernel.LoadProgram(path)
+	if err != nil {
+		return cannotRun("%s: %v", path, unwrapPath(err))
+	}
+
+	phys, err := mmu.NewPhysMem(memSize)
+	if err != nil {
+		return cannotRun("%v", err)
+	}
+	defer phys.Close()
+	engine, err := newEngine(c.String("accel"), phys)
+	if err != nil {
+		return cannotRun("%v", err)
+	}
+	defer engine.Close()
+
+	cfg := kernel.Config{Engine: engine, Phys: phys, Syscalls: syscall.Dispatch}
+	if c.Bool("trace") {
+		cfg.Trace = os.Stderr
+	}
+	k := kernel.New(cfg)
+	proc, err := k.Spawn(img, c.Args().Slice(), os.Environ())
+	if err != nil {
+		return cannotRun("%s: %v", path, err)
+	}
+
+	go proc.Run()
+	var timeout <-chan time.Time
+	if d := c.Duration("timeout"); d > 0 {
+		timeout = time.After(d)
+	}
+	select {
+	case <-proc.Done():
+	case <-timeout:
+		proc.Kill(cpu.SIGKILL)
+		// A process blocked reading the console cannot be woken; it is
+		// not waited for.
+		select {
+		case <-proc.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+		return &exitError{code: exitTimeout, msg: fmt.Sprintf("%s: timed out after %v", path, c.Duration("timeout"))}
+	}
+	st := proc.Status()
+	if st.Signal != 0 {
+		msg := fmt.Sprintf("%s: killed by %s", path, signalName(st.Signal))
+		if st.Reason != "" {
+			msg += ": " + st.Reason
+		}
+		return &exitError{code: st.WaitStatus(), msg: msg}
+	}
+	if st.Code != 0 {
+		return &exitError{code: st.Code}
+	}
+	return nil
+}
+
+// newEngine picks the execution engine for --accel.
+func newEngine(accel string, phys *mmu.PhysMem) (cpu.Engine, error) {
+	switch accel {
+	case "kvm":
+		return kvm.New(phys)
+	case "auto":
+		if err := kvm.Available(); err != nil {
+			return nil, fmt.Errorf("%v, and the interpreter is not available yet", err)
+		}
+		return kvm.New(phys)
+	case "interp":
+		return nil, errors.New("--accel interp: the interpreter is not available yet")
+	}
+	return nil, fmt.Errorf("--accel %q: want auto, kvm or interp", accel)
+}
+
+// parseSize reads sizes like 64M, 1G or 1048576.
+func parseSize(s string) (uint64, error) {
+	mult := uint64(1)
+	switch strings.ToUpper(s[len(s)-min(len(s), 1):]) {
+	case "K":
+		mult = 1 << 10
+	case "M":
+		mult = 1 << 20
+	case "G":
+		mult = 1 << 30
+	}
+	if mult != 1 {
+		s = s[:len(s)-1]
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n == 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("%q is not a size like 256M", s)
+	}
+	return n * mult, nil
+}
+
+// unwrapPath drops the "open PATH:" prefix Go adds, since the message
+// already starts with the path.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func signalName(sig int) string {
+	names := map[int]string{4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE",
+		9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 15: "SIGTERM"}
+	if n, ok := names[sig]; ok {
+		return n
+	}
+	return fmt.Sprintf("signal %d", sig)
+}

@@ -1,0 +1,233 @@
+// Package kvm runs guest code at native speed in a KVM virtual machine.
+//
+// Each vCPU sits in 64-bit long mode at ring 3 on the page tables of an
+// mmu.AddressSpace. SYSCALL and int $0x80 enter tiny ring-0 stubs (see
+// layout.go) whose only job is an OUT instruction, which makes KVM exit to the
+// host; registers travel through KVM's shared sync-regs area, so a syscall
+// costs one exit and no register ioctls. CPU exceptions go through the same
+// kind of stub and come back as cpu.ExitFault.
+//
+// KVM ioctls are made through gokvm's kvm package; this package adds only
+// what gokvm lacks (the sync-regs layout of struct kvm_run).
+package kvm
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	gokvm "github.com/bobuhiro11/gokvm/kvm"
+	"golang.org/x/sys/unix"
+
+	"github.com/aurora-vm/aurora-vm/cpu"
+	"github.com/aurora-vm/aurora-vm/mmu"
+)
+
+// DevicePath is the KVM device node.
+const DevicePath = "/dev/kvm"
+
+// Addresses KVM needs for its own use on Intel hosts; they must lie outside
+// guest RAM, which is why RAM is limited to MaxMemory.
+const (
+	tssAddr        = 0xFFFB_D000
+	identityMapAdr = 0xFFFB_C000
+	// MaxMemory is the largest guest RAM the engine accepts. The doorbell
+	// page sits right above it.
+	MaxMemory = 3 << 30
+)
+
+// ErrUnavailable wraps every reason KVM cannot be used on this host.
+var ErrUnavailable = errors.New("KVM is not available")
+
+// Engine is a KVM virtual machine whose RAM is a mmu.PhysMem.
+type Engine struct {
+	phys    *mmu.PhysMem
+	kvmFile *os.File
+	vmFd    uintptr
+	runSize int
+	cpuid   *gokvm.CPUID
+
+	// Engine pages shared by every vCPU.
+	trampolinePA, stubsPA, idtPA uint64
+
+	// syscallStaysInRing3 is set on hosts where SYSCALL jumps to LSTAR
+	// without entering ring 0 (see layout.go); probeSyscall finds out.
+	syscallStaysInRing3 bool
+	probe               sync.Once
+	probeErr            error
+
+	mu       sync.Mutex
+	pool     []*vcpu // closed vCPUs, ready for reuse
+	nextSlot int
+}
+
+// Available reports why KVM cannot be used here, or nil if it can.
+func Available() error {
+	f, err := os.OpenFile(DevicePath, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	f.Close()
+	return nil
+}
+
+// New creates a VM with phys as its RAM.
+func New(phys *mmu.PhysMem) (*Engine, error) {
+	if phys.Size() > MaxMemory {
+		return nil, fmt.Errorf("guest memory of %d MiB exceeds the KVM engine's limit of %d MiB",
+			phys.Size()>>20, MaxMemory>>20)
+	}
+	f, err := os.OpenFile(DevicePath, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	e := &Engine{phys: phys, kvmFile: f}
+	if err := e.init(); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Engine) init() error {
+	kvmFd := e.kvmFile.Fd()
+	if v, err := gokvm.GetAPIVersion(kvmFd); err != nil || v != 12 {
+		return fmt.Errorf("%w: unexpected KVM API version %d (%v)", ErrUnavailable, v, err)
+	}
+	for _, c := range []struct {
+		cap  gokvm.Capability
+		need uintptr
+		name string
+	}{
+		{gokvm.CapSyncRegs, syncRegs, "KVM_CAP_SYNC_REGS"},
+		{gokvm.CapImmediateExit, 1, "KVM_CAP_IMMEDIATE_EXIT"},
+	} {
+		if have, err := gokvm.CheckExtension(kvmFd, c.cap); err != nil || have&c.need != c.need {
+			return fmt.Errorf("%w: the host kernel lacks %s", ErrUnavailable, c.name)
+		}
+	}
+	vmFd, err := gokvm.CreateVM(kvmFd)
+	if err != nil {
+		return fmt.Errorf("%w: creating a VM: %v", ErrUnavailable, err)
+	}
+	e.vmFd = vmFd
+	if err := gokvm.SetTSSAddr(vmFd, tssAddr); err != nil {
+		return fmt.Errorf("KVM_SET_TSS_ADDR: %w", err)
+	}
+	if err := gokvm.SetIdentityMapAddr(vmFd, identityMapAdr); err != nil {
+		return fmt.Errorf("KVM_SET_IDENTITY_MAP_ADDR: %w", err)
+	}
+	mem := e.phys.Bytes()
+	if err := gokvm.SetUserMemoryRegion(vmFd, &gokvm.UserspaceMemoryRegion{
+		Slot:          0,
+		GuestPhysAddr: 0,
+		MemorySize:    uint64(len(mem)),
+		UserspaceAddr: uint64(sliceAddr(mem)),
+	}); err != nil {
+		return fmt.Errorf("KVM_SET_USER_MEMORY_REGION: %w", err)
+	}
+	size, err := gokvm.GetVCPUMMmapSize(kvmFd)
+	if err != nil {
+		return fmt.Errorf("KVM_GET_VCPU_MMAP_SIZE: %w", err)
+	}
+	e.runSize = int(size)
+
+	e.cpuid = &gokvm.CPUID{Nent: 100, Entries: make([]gokvm.CPUIDEntry2, 100)}
+	if err := gokvm.GetSupportedCPUID(kvmFd, e.cpuid); err != nil {
+		return fmt.Errorf("KVM_GET_SUPPORTED_CPUID: %w", err)
+	}
+
+	if e.trampolinePA, err = e.supervisorPage(trampolinePage()); err != nil {
+		return err
+	}
+	if e.stubsPA, err = e.supervisorPage(stubPage()); err != nil {
+		return err
+	}
+	if e.idtPA, err = e.supervisorPage(idtPage()); err != nil {
+		return err
+	}
+	return nil
+}
+
+// supervisorPage allocates a frame and fills it with contents.
+func (e *Engine) supervisorPage(contents []byte) (uint64, error) {
+	pa, err := e.phys.Alloc()
+	if err != nil {
+		return 0, err
+	}
+	copy(e.phys.Page(pa), contents)
+	return pa, nil
+}
+
+// Name implements cpu.Engine.
+func (e *Engine) Name() string { return "kvm" }
+
+// Close implements cpu.Engine.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	for _, c := range e.pool {
+		c.destroy()
+	}
+	e.pool = nil
+	e.mu.Unlock()
+	if e.vmFd != 0 {
+		unix.Close(int(e.vmFd))
+		e.vmFd = 0
+	}
+	if e.kvmFile != nil {
+		e.kvmFile.Close()
+		e.kvmFile = nil
+	}
+	return nil
+}
+
+// area is the frames of one vCPU's supervisor pages, in address order.
+type area [vcpuPages]uint64
+
+// allocSlot reserves a vCPU id and its supervisor area.
+func (e *Engine) allocSlot() (int, area, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var a area
+	for i := range a {
+		pa, err := e.phys.Alloc()
+		if err != nil {
+			for _, f := range a[:i] {
+				e.phys.Free(f)
+			}
+			return 0, a, err
+		}
+		a[i] = pa
+	}
+	id := e.nextSlot
+	e.nextSlot++
+	return id, a, nil
+}
+
+// mapSupervisor maps the shared pages and vCPU id's area into as.
+func (e *Engine) mapSupervisor(as *mmu.AddressSpace, id int, a area) error {
+	areaVA := vcpuAreaVA + uint64(id)*vcpuStride
+	type page struct {
+		va, pa uint64
+		perm   mmu.Perm
+		user   bool
+	}
+	maps := []page{
+		{trampolineVA, e.trampolinePA, mmu.Read | mmu.Exec, true},
+		{doorbellVA, doorbellGPA, mmu.Read | mmu.Write, true},
+		{stubsVA, e.stubsPA, mmu.Read | mmu.Exec, false},
+		{idtVA, e.idtPA, mmu.Read, false},
+	}
+	for i, pa := range a {
+		maps = append(maps, page{areaVA + uint64(i)*mmu.PageSize, pa, mmu.Read | mmu.Write, false})
+	}
+	for _, m := range maps {
+		if err := as.MapEngine(m.va, m.pa, m.perm, m.user); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var _ cpu.Engine = (*Engine)(nil)

@@ -1,0 +1,449 @@
+package kvm
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"unsafe"
+
+	gokvm "github.com/bobuhiro11/gokvm/kvm"
+	"golang.org/x/sys/unix"
+
+	"github.com/aurora-vm/aurora-vm/cpu"
+	"github.com/aurora-vm/aurora-vm/mmu"
+)
+
+// syncRegs is KVM_SYNC_X86_REGS: the general registers travel through
+// kvm_run instead of KVM_GET_REGS/KVM_SET_REGS.
+const syncRegs = 1 << 0
+
+// runArea overlays the start of struct kvm_run up to the synced registers.
+// gokvm's RunData covers the fixed header and the exit union (288 bytes);
+// the sync-regs fields that follow are not in gokvm.
+type runArea struct {
+	gokvm.RunData
+	validRegs uint64
+	dirtyRegs uint64
+	regs      cpu.Regs // kvm_sync_regs.regs
+}
+
+// Control-register and MSR bits used to enter long mode at ring 3.
+const (
+	cr0PE = 1 << 0
+	cr0MP = 1 << 1
+	cr0ET = 1 << 4
+	cr0NE = 1 << 5
+	cr0WP = 1 << 16
+	cr0PG = 1 << 31
+
+	cr4PAE        = 1 << 5
+	cr4OSFXSR     = 1 << 9
+	cr4OSXMMEXCPT = 1 << 10
+
+	eferSCE = 1 << 0
+	eferLME = 1 << 8
+	eferLMA = 1 << 10
+	eferNXE = 1 << 11
+
+	msrSTAR   = 0xC000_0081
+	msrLSTAR  = 0xC000_0082
+	msrSFMASK = 0xC000_0084
+
+	// SYSCALL clears TF, DF, IF, AC and NT so the stub starts clean.
+	sfmask = 1<<8 | 1<<9 | 1<<10 | 1<<14 | 1<<18
+
+	rflagsReserved = 1 << 1
+	rflagsIF       = 1 << 9
+	// rflagsIOPL3 lets ring 3 execute the trampoline's OUT. On hosts where
+	// SYSCALL does not leave ring 3 that OUT then exits directly instead of
+	// raising #GP; a program that issues OUT itself only makes a syscall.
+	rflagsIOPL3 = 3 << 12
+	userRFLAGS  = rflagsReserved | rflagsIF | rflagsIOPL3
+
+	exitIntr = 10 // KVM_EXIT_INTR
+)
+
+// vcpu is one KVM virtual CPU. It implements cpu.CPU.
+type vcpu struct {
+	e      *Engine
+	as     *mmu.AddressSpace
+	id     int
+	area   area
+	areaVA uint64
+	fd     int
+	mem    []byte // the mmap'ed kvm_run
+	run    *runArea
+
+	// resume says how to get back to ring 3 after the trap being handled.
+	resume      resumeFrom
+	frameVA     uint64 // ring-0 stack address of the interrupt frame
+	resumeRSP   uint64 // ring-0 stack pointer the stub continues with
+	resumeRIP   uint64 // stub instruction after the trapping OUT
+	tid         atomic.Int32
+	interrupted atomic.Bool
+}
+
+// resumeFrom names the ways a trap returns to ring 3. While the kernel
+// handles a trap, Regs shows the guest thread's own RIP, RSP and RFLAGS, as
+// if the trap instruction had just completed; the engine moves them back into
+// the trap's frame before the next entry.
+type resumeFrom int
+
+const (
+	resumeNone   resumeFrom = iota // not started, or no trap pending
+	resumeSysret                   // ring-0 SYSCALL trampoline: RCX/R11 carry RIP/RFLAGS
+	resumeIretq                    // an interrupt frame on a ring-0 stack
+)
+
+// NewCPU implements cpu.Engine. KVM cannot destroy a vCPU before its VM, so
+// closed vCPUs wait in a pool and are reset for their next thread.
+func (e *Engine) NewCPU(as *mmu.AddressSpace) (cpu.CPU, error) {
+	e.mu.Lock()
+	var c *vcpu
+	if n := len(e.pool); n > 0 {
+		c = e.pool[n-1]
+		e.pool = e.pool[:n-1]
+	}
+	e.mu.Unlock()
+	if c != nil {
+		if err := c.reset(as); err != nil {
+			c.destroy()
+			return nil, err
+		}
+		return c, nil
+	}
+	id, a, err := e.allocSlot()
+	if err != nil {
+		return nil, err
+	}
+	c = &vcpu{e: e, as: as, id: id, area: a, areaVA: vcpuAreaVA + uint64(id)*vcpuStride, fd: -1}
+	if err := c.init(); err != nil {
+		c.destroy()
+		return nil, err
+	}
+	e.probe.Do(func() { e.probeErr = c.probeSyscall() })
+	if e.probeErr != nil {
+		c.destroy()
+		return nil, e.probeErr
+	}
+	return c, nil
+}
+
+// probeSyscall runs one SYSCALL on a fresh vCPU to learn whether this host
+// enters ring 0 on SYSCALL, then puts the vCPU back into its initial state.
+func (c *vcpu) probeSyscall() error {
+	c.run.regs = cpu.Regs{RIP: trampolineVA + probeOffset, RFLAGS: userRFLAGS}
+	c.run.validRegs = syncRegs
+	c.run.dirtyRegs = syncRegs
+	if err := gokvm.Run(uintptr(c.fd)); err != nil {
+		return fmt.Errorf("KVM_RUN: %w", err)
+	}
+	if !c.doorbellRang() {
+		return fmt.Errorf("%w: SYSCALL does not reach the trampoline (exit %v)",
+			ErrUnavailable, gokvm.ExitType(c.run.ExitReason))
+	}
+	sregs, err := gokvm.GetSregs(uintptr(c.fd))
+	if err != nil {
+		return fmt.Errorf("KVM_GET_SREGS: %w", err)
+	}
+	c.e.syscallStaysInRing3 = sregs.CS.DPL == 3
+	if err := gokvm.SetSregs(uintptr(c.fd), c.userSregs()); err != nil {
+		return fmt.Errorf("KVM_SET_SREGS: %w", err)
+	}
+	c.run.regs = cpu.Regs{RFLAGS: userRFLAGS}
+	return nil
+}
+
+// reset prepares a pooled vCPU for a new thread on as.
+func (c *vcpu) reset(as *mmu.AddressSpace) error {
+	c.as = as
+	if err := c.e.mapSupervisor(as, c.id, c.area); err != nil {
+		return err
+	}
+	sregs := c.userSregs()
+	// KVM flushes the guest TLB when CR3 changes. A new address space can
+	// reuse the old root frame, so load it once with the write-through bit
+	// flipped to make sure nothing of the previous thread survives.
+	sregs.CR3 |= 1 << 3
+	if err := gokvm.SetSregs(uintptr(c.fd), sregs); err != nil {
+		return fmt.Errorf("KVM_SET_SREGS: %w", err)
+	}
+	sregs.CR3 &^= 1 << 3
+	if err := gokvm.SetSregs(uintptr(c.fd), sregs); err != nil {
+		return fmt.Errorf("KVM_SET_SREGS: %w", err)
+	}
+	c.run.ImmediateExit = 0
+	c.interrupted.Store(false)
+	c.tid.Store(0)
+	c.run.regs = cpu.Regs{RFLAGS: userRFLAGS}
+	c.resume = resumeNone
+	return nil
+}
+
+func (c *vcpu) init() error {
+	copy(c.e.phys.Page(c.area[0]), gdtTSSPage(c.areaVA))
+	if err := c.e.mapSupervisor(c.as, c.id, c.area); err != nil {
+		return err
+	}
+	fd, err := gokvm.CreateVCPU(c.e.vmFd, c.id)
+	if err != nil {
+		return fmt.Errorf("KVM_CREATE_VCPU: %w", err)
+	}
+	c.fd = int(fd)
+	c.mem, err = unix.Mmap(c.fd, 0, c.e.runSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("mapping kvm_run: %w", err)
+	}
+	c.run = (*runArea)(unsafe.Pointer(&c.mem[0]))
+	if err := gokvm.SetCPUID2(uintptr(c.fd), c.e.cpuid); err != nil {
+		return fmt.Errorf("KVM_SET_CPUID2: %w", err)
+	}
+	if err := gokvm.SetSregs(uintptr(c.fd), c.userSregs()); err != nil {
+		return fmt.Errorf("KVM_SET_SREGS: %w", err)
+	}
+	msrs := &gokvm.MSRS{NMSRs: 3, Entries: []gokvm.MSREntry{
+		{Index: msrSTAR, Data: starValue},
+		{Index: msrLSTAR, Data: trampolineVA},
+		{Index: msrSFMASK, Data: sfmask},
+	}}
+	if err := gokvm.SetMSRs(uintptr(c.fd), msrs); err != nil {
+		return fmt.Errorf("KVM_SET_MSRS: %w", err)
+	}
+	c.run.validRegs = syncRegs
+	c.run.regs = cpu.Regs{RFLAGS: userRFLAGS}
+	return nil
+}
+
+// userSregs is the segment and control state of a thread at ring 3.
+func (c *vcpu) userSregs() *gokvm.Sregs {
+	code := gokvm.Segment{Limit: 0xFFFFFFFF, Selector: selUserCode, Typ: 11, Present: 1, DPL: 3, S: 1, L: 1, G: 1}
+	data := gokvm.Segment{Limit: 0xFFFFFFFF, Selector: selUserData, Typ: 3, Present: 1, DPL: 3, S: 1, DB: 1, G: 1}
+	return &gokvm.Sregs{
+		CS: code, SS: data, DS: data, ES: data, FS: data, GS: data,
+		TR:   gokvm.Segment{Base: c.areaVA + tssOffset, Limit: tssLimit, Selector: selTSS, Typ: 11, Present: 1},
+		LDT:  gokvm.Segment{Typ: 2, Present: 1, Unusable: 1},
+		GDT:  gokvm.Descriptor{Base: c.areaVA + gdtOffset, Limit: gdtLimit},
+		IDT:  gokvm.Descriptor{Base: idtVA, Limit: 0xFFF},
+		CR0:  cr0PE | cr0MP | cr0ET | cr0NE | cr0WP | cr0PG,
+		CR3:  c.as.Root(),
+		CR4:  cr4PAE | cr4OSFXSR | cr4OSXMMEXCPT,
+		EFER: eferSCE | eferLME | eferLMA | eferNXE,
+	}
+}
+
+// Regs implements cpu.CPU. The registers live in the kvm_run page itself.
+func (c *vcpu) Regs() *cpu.Regs { return &c.run.regs }
+
+// Run implements cpu.CPU.
+func (c *vcpu) Run() (cpu.Exit, error) {
+	if c.tid.Load() == 0 {
+		c.tid.Store(int32(unix.Gettid()))
+	}
+	if err := c.prepareResume(); err != nil {
+		return cpu.Exit{}, err
+	}
+	for {
+		c.run.dirtyRegs = syncRegs
+		// KVM leaves exit_reason alone when immediate_exit stops it before
+		// entering the guest; preset it so that case reads as an interrupt.
+		c.run.ExitReason = exitIntr
+		if err := gokvm.Run(uintptr(c.fd)); err != nil {
+			return cpu.Exit{}, fmt.Errorf("KVM_RUN: %w", err)
+		}
+		switch gokvm.ExitType(c.run.ExitReason) {
+		case gokvm.EXITMMIO:
+			if c.doorbellRang() {
+				return c.syscallFromTrampoline(), nil
+			}
+			return c.strayAccess(), nil
+		case gokvm.EXITIO:
+			_, _, port, _, _ := c.run.IO()
+			switch port {
+			case portInt80:
+				return c.syscallFromFrame(c.run.regs.RSP, stubsVA+stubInt80+outLen, 0)
+			case portException:
+				return c.exception()
+			case portBareExit:
+				continue
+			}
+			return c.strayAccess(), nil
+		case exitIntr:
+			if c.interrupted.Swap(false) {
+				c.run.ImmediateExit = 0
+				return cpu.Exit{Kind: cpu.ExitInterrupted}, nil
+			}
+			continue // a signal meant for the Go runtime; carry on
+		case gokvm.EXITSHUTDOWN:
+			return cpu.Exit{Kind: cpu.ExitFault, Fault: cpu.Fault{Vector: cpu.VecShutdown, PC: c.run.regs.RIP}}, nil
+		default:
+			return cpu.Exit{}, fmt.Errorf("unexpected KVM exit %v at pc 0x%x",
+				gokvm.ExitType(c.run.ExitReason), c.run.regs.RIP)
+		}
+	}
+}
+
+// doorbellRang reports whether the last exit was the trampoline's store.
+func (c *vcpu) doorbellRang() bool {
+	return gokvm.ExitType(c.run.ExitReason) == gokvm.EXITMMIO && c.run.Data[0] == doorbellGPA
+}
+
+// strayAccess turns an exit the guest caused on purpose outside the trap
+// stubs (device memory, port I/O) into a fault that kills the program like
+// any other illegal access.
+func (c *vcpu) strayAccess() cpu.Exit {
+	c.resume = resumeNone
+	return cpu.Exit{Kind: cpu.ExitFault, Fault: cpu.Fault{Vector: cpu.VecGeneralProt, PC: c.run.regs.RIP}}
+}
+
+// syscallFromTrampoline handles a SYSCALL that reached the trampoline's
+// OUT: the return address and flags are in RCX and R11. Where SYSCALL
+// stayed in ring 3 the thread simply continues there, with no SYSRETQ.
+func (c *vcpu) syscallFromTrampoline() cpu.Exit {
+	r := &c.run.regs
+	c.resume = resumeSysret
+	if c.e.syscallStaysInRing3 {
+		c.resume = resumeNone
+	}
+	r.RIP, r.RFLAGS = r.RCX, r.R11
+	return cpu.Exit{Kind: cpu.ExitSyscall}
+}
+
+// syscallFromFrame handles a syscall that arrived as an interrupt frame at
+// frameVA (int $0x80 through its gate, or an exception standing for a
+// syscall). The thread continues at the frame's RIP plus skip.
+func (c *vcpu) syscallFromFrame(frameVA, resumeRIP, skip uint64) (cpu.Exit, error) {
+	var f [5]uint64 // RIP, CS, RFLAGS, RSP, SS
+	if err := c.readStack(frameVA, f[:]); err != nil {
+		return cpu.Exit{}, err
+	}
+	r := &c.run.regs
+	c.resume, c.frameVA, c.resumeRSP, c.resumeRIP = resumeIretq, frameVA, r.RSP, resumeRIP
+	r.RIP, r.RFLAGS, r.RSP = f[0]+skip, f[2], f[3]
+	return cpu.Exit{Kind: cpu.ExitSyscall, Int80: true}, nil
+}
+
+// exception decodes the frame an exception stub left on the IST stack.
+func (c *vcpu) exception() (cpu.Exit, error) {
+	frameVA := c.run.regs.RSP
+	var f [7]uint64 // vector, error code, RIP, CS, RFLAGS, RSP, SS
+	if err := c.readStack(frameVA, f[:]); err != nil {
+		return cpu.Exit{}, err
+	}
+	vector, errorCode, rip, cs := f[0], f[1], f[2], f[3]
+	fromUser := cs&3 == 3
+	resumeRIP := exceptionStubOut(vector) + outLen
+	switch {
+	case vector == cpu.VecGeneralProt && fromUser && rip == trampolineVA:
+		// SYSCALL left us in ring 3 at the trampoline (see layout.go).
+		ex, err := c.syscallFromFrame(frameVA+16, resumeRIP, 0)
+		r := &c.run.regs
+		r.RIP, r.RFLAGS = r.RCX, r.R11
+		ex.Int80 = false
+		return ex, err
+	case vector == cpu.VecInvalidOp && fromUser && c.isInt80(rip):
+		return c.syscallFromFrame(frameVA+16, resumeRIP, 2)
+	}
+	flt := cpu.Fault{Vector: uint8(vector), ErrorCode: errorCode, PC: rip}
+	if vector == cpu.VecPageFault {
+		sregs, err := gokvm.GetSregs(uintptr(c.fd))
+		if err != nil {
+			return cpu.Exit{}, fmt.Errorf("KVM_GET_SREGS: %w", err)
+		}
+		flt.Addr = sregs.CR2
+	}
+	c.resume = resumeNone
+	return cpu.Exit{Kind: cpu.ExitFault, Fault: flt}, nil
+}
+
+func (c *vcpu) isInt80(rip uint64) bool {
+	var insn [2]byte
+	return c.as.ReadAt(insn[:], rip) == nil && insn == [2]byte{0xCD, 0x80}
+}
+
+// prepareResume moves the thread's RIP, RSP and RFLAGS from Regs back to
+// where the pending trap's return instruction expects them.
+func (c *vcpu) prepareResume() error {
+	r := &c.run.regs
+	switch c.resume {
+	case resumeSysret:
+		r.RCX, r.R11 = r.RIP, r.RFLAGS
+		r.RIP = trampolineVA + trampolineRet
+	case resumeIretq:
+		f := [5]uint64{r.RIP, selUserCode, r.RFLAGS, r.RSP, selUserData}
+		if err := c.writeStack(c.frameVA, f[:]); err != nil {
+			return err
+		}
+		r.RSP, r.RIP = c.resumeRSP, c.resumeRIP
+	}
+	c.resume = resumeNone
+	return nil
+}
+
+// readStack reads words from the vCPU's ring-0 stacks at va.
+func (c *vcpu) readStack(va uint64, words []uint64) error {
+	for i := range words {
+		b, err := c.stackWord(va + 8*uint64(i))
+		if err != nil {
+			return err
+		}
+		words[i] = binary.LittleEndian.Uint64(b)
+	}
+	return nil
+}
+
+func (c *vcpu) writeStack(va uint64, words []uint64) error {
+	for i, w := range words {
+		b, err := c.stackWord(va + 8*uint64(i))
+		if err != nil {
+			return err
+		}
+		binary.LittleEndian.PutUint64(b, w)
+	}
+	return nil
+}
+
+// stackWord returns the 8 host bytes behind a ring-0 stack address.
+func (c *vcpu) stackWord(va uint64) ([]byte, error) {
+	off := va - c.areaVA
+	if va < c.areaVA || off+8 > vcpuPages*mmu.PageSize || off%8 != 0 {
+		return nil, fmt.Errorf("trap stub stack pointer 0x%x is outside its stacks", va)
+	}
+	page := c.e.phys.Page(c.area[off/mmu.PageSize])
+	return page[off%mmu.PageSize : off%mmu.PageSize+8], nil
+}
+
+// Interrupt implements cpu.CPU: immediate_exit covers a vCPU about to enter
+// the guest, and a signal kicks one already inside it.
+func (c *vcpu) Interrupt() {
+	c.interrupted.Store(true)
+	c.run.ImmediateExit = 1
+	if tid := c.tid.Load(); tid != 0 {
+		// SIGURG is the Go runtime's own preemption signal: harmless to
+		// the process, and it makes KVM_RUN return.
+		unix.Tgkill(os.Getpid(), int(tid), unix.SIGURG)
+	}
+}
+
+// Close implements cpu.CPU: the vCPU goes back to the engine's pool.
+func (c *vcpu) Close() error {
+	c.as = nil
+	c.e.mu.Lock()
+	c.e.pool = append(c.e.pool, c)
+	c.e.mu.Unlock()
+	return nil
+}
+
+// destroy releases the vCPU's host resources for good.
+func (c *vcpu) destroy() {
+	if c.mem != nil {
+		unix.Munmap(c.mem)
+		c.mem, c.run = nil, nil
+	}
+	if c.fd >= 0 {
+		unix.Close(c.fd)
+		c.fd = -1
+	}
+}
+
+func sliceAddr(b []byte) uintptr { return uintptr(unsafe.Pointer(&b[0])) }

@@ -1,0 +1,296 @@
+package mmu
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// Perm is the access a mapping allows.
+type Perm uint8
+
+const (
+	Read Perm = 1 << iota
+	Write
+	Exec
+)
+
+func (p Perm) String() string {
+	s := []byte("---")
+	if p&Read != 0 {
+		s[0] = 'r'
+	}
+	if p&Write != 0 {
+		s[1] = 'w'
+	}
+	if p&Exec != 0 {
+		s[2] = 'x'
+	}
+	return string(s)
+}
+
+// Programs map memory in [UserStart, UserEnd), which ends at Aurora's stack
+// top. The user-visible pages in [UserEnd, EngineEnd) belong to the engines
+// (see MapEngine); their supervisor pages live in the upper half.
+const (
+	UserStart = 0x1000
+	UserEnd   = 0x7_FFFF_F000
+	EngineEnd = UserEnd + 16*PageSize
+)
+
+// Mapping is one contiguous range of user pages with one permission.
+type Mapping struct {
+	Start, End uint64 // page-aligned, End exclusive
+	Perm       Perm
+	Name       string // what it holds, for messages: "text", "heap", "stack"...
+}
+
+// Fault describes a guest access the mappings do not allow.
+type Fault struct {
+	Addr  uint64
+	Write bool
+}
+
+func (f *Fault) Error() string {
+	op := "read"
+	if f.Write {
+		op = "write"
+	}
+	return fmt.Sprintf("bad guest address 0x%x (%s)", f.Addr, op)
+}
+
+// x86-64 page-table entry bits.
+const (
+	ptePresent  = 1 << 0
+	pteWritable = 1 << 1
+	pteUser     = 1 << 2
+	pteNoExec   = 1 << 63
+	pteAddrMask = 0x000F_FFFF_FFFF_F000
+)
+
+// AddressSpace is one process's view of memory. Its methods are safe for
+// concurrent use. A removed page is unreachable for the guest as soon as
+// Unmap returns (see PhysMem.Free).
+type AddressSpace struct {
+	phys *PhysMem
+	root uint64 // guest-physical address of the PML4
+
+	mu       sync.Mutex
+	mappings []Mapping // sorted by Start, never overlapping
+	// tables lists every page-table frame below root, for Release.
+	tables []uint64
+}
+
+// NewAddressSpace creates an empty address space on phys.
+func NewAddressSpace(phys *PhysMem) (*AddressSpace, error) {
+	root, err := phys.Alloc()
+	if err != nil {
+		return nil, err
+	}
+	return &AddressSpace{phys: phys, root: root}, nil
+}
+
+// Root is the guest-physical address of the top-level page table (CR3).
+func (as *AddressSpace) Root() uint64 { return as.root }
+
+// Phys is the RAM the address space lives in.
+func (as *AddressSpace) Phys() *PhysMem { return as.phys }
+
+// Mappings returns a copy of the user mappings in address order.
+func (as *AddressSpace) Mappings() []Mapping {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	return append([]Mapping(nil), as.mappings...)
+}
+
+// Map backs [start, start+length) with fresh zeroed frames. The range must
+// be page-aligned, inside user space and free.
+func (as *AddressSpace) Map(start, length uint64, perm Perm, name string) error {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	end := start + length
+	if start%PageSize != 0 || length == 0 || length%PageSize != 0 || end < start {
+		return fmt.Errorf("mapping %s [0x%x, +0x%x): not page-aligned", name, start, length)
+	}
+	if start < UserStart || end > UserEnd {
+		return fmt.Errorf("mapping %s [0x%x, 0x%x): outside user space", name, start, end)
+	}
+	if m := as.overlap(start, end); m != nil {
+		return fmt.Errorf("mapping %s [0x%x, 0x%x): overlaps %s [0x%x, 0x%x)",
+			name, start, end, m.Name, m.Start, m.End)
+	}
+	for va := start; va < end; va += PageSize {
+		pa, err := as.phys.Alloc()
+		if err == nil {
+			err = as.setPTE(va, pa|leafBits(perm, true))
+		}
+		if err != nil {
+			as.unmapPages(start, va)
+			return err
+		}
+	}
+	i := sort.Search(len(as.mappings), func(i int) bool { return as.mappings[i].Start >= start })
+	as.mappings = append(as.mappings, Mapping{})
+	copy(as.mappings[i+1:], as.mappings[i:])
+	as.mappings[i] = Mapping{Start: start, End: end, Perm: perm, Name: name}
+	return nil
+}
+
+// MapEngine maps the frame at pa at va for an engine's own use, outside the
+// program's mappings: supervisor pages in the upper half that the program
+// cannot touch, or, with user set, the pages in [UserEnd, EngineEnd).
+func (as *AddressSpace) MapEngine(va, pa uint64, perm Perm, user bool) error {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	return as.setPTE(va, pa|leafBits(perm, user))
+}
+
+// Unmap removes every mapped page in [start, start+length) and frees its
+// frame. Pages that were not mapped are skipped.
+func (as *AddressSpace) Unmap(start, length uint64) error {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	end := start + length
+	if start%PageSize != 0 || length == 0 || end < start {
+		return fmt.Errorf("unmapping [0x%x, +0x%x): not page-aligned", start, length)
+	}
+	end = PageAlignUp(end)
+	var kept []Mapping
+	for _, m := range as.mappings {
+		if m.End <= start || m.Start >= end {
+			kept = append(kept, m)
+			continue
+		}
+		as.unmapPages(max(m.Start, start), min(m.End, end))
+		if m.Start < start {
+			kept = append(kept, Mapping{Start: m.Start, End: start, Perm: m.Perm, Name: m.Name})
+		}
+		if m.End > end {
+			kept = append(kept, Mapping{Start: end, End: m.End, Perm: m.Perm, Name: m.Name})
+		}
+	}
+	as.mappings = kept
+	return nil
+}
+
+// Free reports whether no mapping intersects [start, end).
+func (as *AddressSpace) Free(start, end uint64) bool {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	return as.overlap(start, end) == nil
+}
+
+// Find returns the mapping containing va.
+func (as *AddressSpace) Find(va uint64) (Mapping, bool) {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	m := as.find(va)
+	if m == nil {
+		return Mapping{}, false
+	}
+	return *m, true
+}
+
+// Release frees every frame and page table of the address space. It must
+// not be used afterwards.
+func (as *AddressSpace) Release() {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	for _, m := range as.mappings {
+		as.unmapPages(m.Start, m.End)
+	}
+	as.mappings = nil
+	as.phys.Free(append(as.tables, as.root)...)
+	as.tables = nil
+}
+
+func (as *AddressSpace) find(va uint64) *Mapping {
+	i := sort.Search(len(as.mappings), func(i int) bool { return as.mappings[i].End > va })
+	if i < len(as.mappings) && as.mappings[i].Start <= va {
+		return &as.mappings[i]
+	}
+	return nil
+}
+
+func (as *AddressSpace) overlap(start, end uint64) *Mapping {
+	i := sort.Search(len(as.mappings), func(i int) bool { return as.mappings[i].End > start })
+	if i < len(as.mappings) && as.mappings[i].Start < end {
+		return &as.mappings[i]
+	}
+	return nil
+}
+
+// unmapPages clears the leaf entries of [start, end) and frees their frames.
+func (as *AddressSpace) unmapPages(start, end uint64) {
+	var frames []uint64
+	for va := start; va < end; va += PageSize {
+		pte := as.leaf(va)
+		if pte == 0 {
+			continue
+		}
+		if e := as.load(pte); e&ptePresent != 0 {
+			frames = append(frames, e&pteAddrMask)
+		}
+		as.store(pte, 0)
+	}
+	as.phys.Free(frames...)
+}
+
+func leafBits(perm Perm, user bool) uint64 {
+	bits := uint64(ptePresent)
+	if perm&Write != 0 {
+		bits |= pteWritable
+	}
+	if perm&Exec == 0 {
+		bits |= pteNoExec
+	}
+	if user {
+		bits |= pteUser
+	}
+	return bits
+}
+
+// setPTE installs a leaf entry for va, creating intermediate tables.
+// Intermediate entries allow everything; the leaf decides.
+func (as *AddressSpace) setPTE(va, entry uint64) error {
+	table := as.root
+	for level := 3; level > 0; level-- {
+		slot := table + 8*((va>>(12+9*level))&511)
+		e := as.load(slot)
+		if e&ptePresent == 0 {
+			t, err := as.phys.Alloc()
+			if err != nil {
+				return err
+			}
+			as.tables = append(as.tables, t)
+			e = t | ptePresent | pteWritable | pteUser
+			as.store(slot, e)
+		}
+		table = e & pteAddrMask
+	}
+	as.store(table+8*((va>>12)&511), entry)
+	return nil
+}
+
+// leaf returns the guest-physical address of va's leaf entry, or 0 if an
+// intermediate table is missing.
+func (as *AddressSpace) leaf(va uint64) uint64 {
+	table := as.root
+	for level := 3; level > 0; level-- {
+		e := as.load(table + 8*((va>>(12+9*level))&511))
+		if e&ptePresent == 0 {
+			return 0
+		}
+		table = e & pteAddrMask
+	}
+	return table + 8*((va>>12)&511)
+}
+
+func (as *AddressSpace) load(pa uint64) uint64 {
+	return binary.LittleEndian.Uint64(as.phys.mem[pa:])
+}
+
+func (as *AddressSpace) store(pa, v uint64) {
+	binary.LittleEndian.PutUint64(as.phys.mem[pa:], v)
+}
