@@ -52,6 +52,9 @@ func ParseELF(data []byte) (*Image, error) {
 		return nil, bad("32-bit ELF; Aurora runs 64-bit programs")
 	}
 	f, err := elf.NewFile(bytes.NewReader(data))
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, bad("truncated: the file ends inside its ELF headers")
+	}
 	if err != nil {
 		return nil, bad("malformed ELF: %v", err)
 	}

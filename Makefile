@@ -1,0 +1,29 @@
+# aurora-vm: `make` builds bin/aurora-vm and the test images; `make test`
+# runs every test; `make bench` prints the benchmark table.
+GO ?= go
+
+all: bin/aurora-vm images
+
+bin/aurora-vm: $(shell find . -name '*.go' -not -path './guest/build/*') go.mod go.sum
+	$(GO) build -o $@ ./cmd/aurora-vm
+
+images:
+	$(MAKE) -s -C testimages
+
+generate:
+	$(GO) run ./syscall/gen
+
+test: all
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) test -count=1 ./...
+
+bench: all
+	$(GO) run ./internal/benchtable
+
+clean:
+	rm -rf bin
+	$(MAKE) -s -C testimages clean
+	$(MAKE) -s -C guest clean
+
+.PHONY: all images generate test bench clean
