@@ -1,0 +1,182 @@
+// Command benchtable measures aurora-vm against its performance targets and
+// prints one table. Every ratio compares two measurements taken side by side
+// in the same run, because the machines it runs on are shared and noisy:
+//
+//   - one trapped syscall (a getpid loop in the guest, through the whole
+//     kernel path) against a bare VM exit (the cpu/kvm benchmark guest);
+//   - wall time and peak RSS of `aurora-vm run hello.elf` against
+//     qemu-x86_64 running the same program built as a static Linux binary;
+//   - the sieve test image under KVM against the same C code built natively.
+//
+// Run it from the repository root after `make` (`make bench` does both).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+const vm = "bin/aurora-vm"
+
+func main() {
+	tmp, err := os.MkdirTemp("", "benchtable")
+	check(err)
+	defer os.RemoveAll(tmp)
+
+	rows := [][]string{{"measurement", "aurora-vm", "reference", "ratio", "target"}}
+
+	// 1. Trap cost.
+	bare := goBench("BenchmarkBareExit")
+	const loops = 20000
+	perCall := (median(5, func() time.Duration { return runVM("testimages/build/getpid_loop.elf", strconv.Itoa(loops)) }) -
+		median(5, func() time.Duration { return runVM("testimages/build/getpid_loop.elf", "0") })) / loops
+	rows = append(rows, []string{"getpid syscall vs bare VM exit", us(perCall), us(bare), ratio(perCall, bare), "<= 1.2x"})
+
+	// 2. Start-up: hello under aurora-vm and under qemu-x86_64.
+	hostHello := filepath.Join(tmp, "hello-linux")
+	gcc("-static", "-O2", "-o", hostHello, "testimages/hello.c")
+	vmTime, vmRSS := timeAndRSS(20, vm, "run", "testimages/build/hello.elf")
+	if _, err := exec.LookPath("qemu-x86_64"); err == nil {
+		qTime, qRSS := timeAndRSS(20, "qemu-x86_64", hostHello)
+		rows = append(rows, []string{"hello: wall time vs qemu-x86_64", ms(vmTime), ms(qTime), ratio(vmTime, qTime), "< 0.5x"})
+		rows = append(rows, []string{"hello: peak RSS (qemu-x86_64 beside)", mib(vmRSS), mib(qRSS), "", "< 30 MiB"})
+	} else {
+		rows = append(rows, []string{"hello: wall time (qemu-x86_64 missing)", ms(vmTime), "-", "", "< 0.5x qemu"})
+		rows = append(rows, []string{"hello: peak RSS", mib(vmRSS), "-", "", "< 30 MiB"})
+	}
+
+	// 3. CPU-bound code: sieve under KVM against native.
+	native := filepath.Join(tmp, "sieve-native")
+	gcc("-O2", "-o", native, "testimages/sieve.c")
+	args := []string{"20000000", "5"}
+	var kvmT, natT []time.Duration
+	for i := 0; i < 5; i++ { // interleaved, so drift hits both alike
+		kvmT = append(kvmT, wall(vm, append([]string{"run", "testimages/build/sieve.elf"}, args...)...))
+		natT = append(natT, wall(native, args...))
+	}
+	k, n := med(kvmT), med(natT)
+	rows = append(rows, []string{"sieve 2e7 x5: KVM vs native", ms(k), ms(n), ratio(k, n), "<= 1.05x"})
+
+	printTable(rows)
+}
+
+// goBench runs one cpu/kvm benchmark and returns its time per operation.
+func goBench(name string) time.Duration {
+	out, err := exec.Command("go", "test", "-run", "^$", "-bench", "^"+name+"$", "-benchtime", "20000x", "-count", "3", "./cpu/kvm").CombinedOutput()
+	if err != nil {
+		fail("go test -bench %s: %v\n%s", name, err, out)
+	}
+	re := regexp.MustCompile(name + `\S*\s+\d+\s+([\d.]+) ns/op`)
+	var ds []time.Duration
+	for _, m := range re.FindAllSubmatch(out, -1) {
+		f, _ := strconv.ParseFloat(string(m[1]), 64)
+		ds = append(ds, time.Duration(f))
+	}
+	if len(ds) == 0 {
+		fail("no result for %s in:\n%s", name, out)
+	}
+	return med(ds)
+}
+
+func runVM(args ...string) time.Duration {
+	return wall(vm, append([]string{"run"}, args...)...)
+}
+
+func wall(name string, args ...string) time.Duration {
+	cmd := exec.Command(name, args...)
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		fail("%s %v: %v\n%s", name, args, err, errOut.String())
+	}
+	return time.Since(start)
+}
+
+// timeAndRSS runs a command n times and returns the median wall time and
+// the largest peak resident set size.
+func timeAndRSS(n int, name string, args ...string) (time.Duration, int64) {
+	var ts []time.Duration
+	var rss int64
+	for i := 0; i < n; i++ {
+		cmd := exec.Command(name, args...)
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			fail("%s: %v", name, err)
+		}
+		ts = append(ts, time.Since(start))
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			rss = max(rss, ru.Maxrss*1024)
+		}
+	}
+	return med(ts), rss
+}
+
+func median(n int, f func() time.Duration) time.Duration {
+	var ds []time.Duration
+	for i := 0; i < n; i++ {
+		ds = append(ds, f())
+	}
+	return med(ds)
+}
+
+func med(ds []time.Duration) time.Duration {
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+func gcc(args ...string) {
+	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+		fail("gcc %v: %v\n%s", args, err, out)
+	}
+}
+
+func us(d time.Duration) string       { return fmt.Sprintf("%.1f µs", float64(d)/1e3) }
+func ms(d time.Duration) string       { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
+func mib(b int64) string              { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+func ratio(a, b time.Duration) string { return fmt.Sprintf("%.2fx", float64(a)/float64(b)) }
+
+func printTable(rows [][]string) {
+	w := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			w[i] = max(w[i], len([]rune(c)))
+		}
+	}
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	for j, r := range rows {
+		fmt.Fprint(out, "|")
+		for i, c := range r {
+			fmt.Fprintf(out, " %s%*s |", c, w[i]-len([]rune(c)), "")
+		}
+		fmt.Fprintln(out)
+		if j == 0 {
+			fmt.Fprint(out, "|")
+			for i := range r {
+				fmt.Fprintf(out, "%s|", bytes.Repeat([]byte("-"), w[i]+2))
+			}
+			fmt.Fprintln(out)
+		}
+	}
+}
+
+func check(err error) {
+	if err != nil {
+		fail("%v", err)
+	}
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "benchtable: "+format+"\n", args...)
+	os.Exit(1)
+}
