@@ -4,6 +4,9 @@
 #include <string.h>
 #include <stdint.h>
 
+/* Truncation by snprintf is tested on purpose below. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
 int main(void)
 {
 	printf("[%d] [%i] [%u] [%x] [%X] [%o] [%c] [%s] [%%]\n", -42, 42, 3000000000u, 0xbeef, 0xBEEF, 8, 'A', "str");

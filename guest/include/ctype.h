@@ -1,3 +1,5 @@
+/* Character classes of the C locale (ASCII; bytes 128-255 are in no class).
+ * Arguments are an unsigned char value or EOF. */
 #ifndef _CTYPE_H
 #define _CTYPE_H
 
@@ -12,6 +14,8 @@ int isprint(int c);
 int ispunct(int c);
 int iscntrl(int c);
 int isgraph(int c);
+int isblank(int c);
+int isascii(int c);
 int toupper(int c);
 int tolower(int c);
 

@@ -1,4 +1,9 @@
 #ifndef _STRINGS_H
 #define _STRINGS_H
-#include <string.h>
+
+#include <stddef.h>
+
+int strcasecmp(const char *a, const char *b);
+int strncasecmp(const char *a, const char *b, size_t n);
+
 #endif

@@ -1,15 +1,18 @@
+/* Character classes of the C locale: ASCII only, EOF in no class. */
 #include <ctype.h>
 
-int isdigit(int c) { return c >= '0' && c <= '9'; }
-int isupper(int c) { return c >= 'A' && c <= 'Z'; }
-int islower(int c) { return c >= 'a' && c <= 'z'; }
-int isalpha(int c) { return isupper(c) || islower(c); }
+int isupper(int c) { return (unsigned)c - 'A' < 26; }
+int islower(int c) { return (unsigned)c - 'a' < 26; }
+int isalpha(int c) { return ((unsigned)c | 32) - 'a' < 26; }
+int isdigit(int c) { return (unsigned)c - '0' < 10; }
 int isalnum(int c) { return isalpha(c) || isdigit(c); }
-int isspace(int c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-int isxdigit(int c) { return isdigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-int isprint(int c) { return c >= 0x20 && c < 0x7f; }
-int isgraph(int c) { return c > 0x20 && c < 0x7f; }
-int iscntrl(int c) { return (c >= 0 && c < 0x20) || c == 0x7f; }
+int isxdigit(int c) { return isdigit(c) || ((unsigned)c | 32) - 'a' < 6; }
+int isspace(int c) { return c == ' ' || (unsigned)c - '\t' < 5; }
+int isblank(int c) { return c == ' ' || c == '\t'; }
+int iscntrl(int c) { return (unsigned)c < 32 || c == 127; }
+int isprint(int c) { return (unsigned)c - 32 < 95; }
+int isgraph(int c) { return (unsigned)c - 33 < 94; }
 int ispunct(int c) { return isgraph(c) && !isalnum(c); }
-int toupper(int c) { return islower(c) ? c - 'a' + 'A' : c; }
-int tolower(int c) { return isupper(c) ? c - 'A' + 'a' : c; }
+int isascii(int c) { return !(c & ~127); }
+int toupper(int c) { return islower(c) ? c - 32 : c; }
+int tolower(int c) { return isupper(c) ? c + 32 : c; }

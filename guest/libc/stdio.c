@@ -1,550 +1,443 @@
-/* printf and friends over the console. One formatting engine (format)
- * writes through a sink; strings and FILE streams are two kinds of sink. */
+/*
+ * Streams: the console streams stdin, stdout and stderr, and files opened
+ * with fopen (fopen.c).
+ *
+ * Every write to an fd other than stdout's first flushes stdout, just as
+ * every NAME_syscall wrapper does (through __stdio_flush), so output appears
+ * in the order the program produced it whichever way it was written.
+ */
 #include <aurora.h>
-#include <aurora/syscall_arch.h>
-#include <stdarg.h>
+#include <limits.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
-struct FILE {
-	int fd;
-	int line_buffered;
-	size_t len;
-	char buf[BUFSIZ];
-	/* input side */
-	size_t rpos, rlen;
-	char rbuf[BUFSIZ];
-};
+#include "internal.h"
 
-static FILE file_stdin = {.fd = 0};
-static FILE file_stdout = {.fd = 1, .line_buffered = 1};
-static FILE file_stderr = {.fd = 2};
-FILE *stdin = &file_stdin, *stdout = &file_stdout, *stderr = &file_stderr;
+static unsigned char stdin_buf[BUFSIZ], stdout_buf[BUFSIZ];
 
-/* raw_write writes everything, retrying short writes; uses the raw trap so
- * the wrappers' own flush hook cannot recurse. */
-static int raw_write(int fd, const char *p, size_t n)
+/* The console streams start the list of open streams (fflush(NULL), exit). */
+static FILE f_stdin = {.fd = 0, .flags = F_READ, .buf = stdin_buf, .size = BUFSIZ, .unget = EOF};
+static FILE f_stderr = {
+	.fd = 2, .flags = F_WRITE | F_NBF, .buf = f_stderr.small, .size = 1, .unget = EOF, .next = &f_stdin};
+static FILE f_stdout = {
+	.fd = 1, .flags = F_WRITE | F_LBF, .buf = stdout_buf, .size = BUFSIZ, .unget = EOF, .next = &f_stderr};
+
+FILE *stdin = &f_stdin;
+FILE *stdout = &f_stdout;
+FILE *stderr = &f_stderr;
+
+static FILE *streams = &f_stdout;
+
+void __stdio_link(FILE *f)
 {
-	while (n > 0) {
-		long w = __aurora_syscall3(SYS_WRITE, fd, (long)p, (long)n);
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= w;
+	f->next = streams;
+	streams = f;
+}
+
+void __stdio_unlink(FILE *f)
+{
+	for (FILE **pp = &streams; *pp; pp = &(*pp)->next) {
+		if (*pp == f) {
+			*pp = f->next;
+			return;
+		}
 	}
+}
+
+/* write_all writes n bytes to fd, retrying short writes. */
+static int write_all(FILE *f, const unsigned char *p, size_t n)
+{
+	if (f != &f_stdout)
+		__stdio_flush();
+	while (n > 0) {
+		long w = __sys_write(f->fd, p, n);
+		if (w <= 0) {
+			f->flags |= F_ERR;
+			return EOF;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int __fflush_write(FILE *f)
+{
+	size_t n = f->wlen;
+	f->wlen = 0;
+	return n ? write_all(f, f->buf, n) : 0;
+}
+
+/* Called by every syscall wrapper: must stay cheap when nothing is pending. */
+void __stdio_flush(void)
+{
+	if (f_stdout.wlen)
+		__fflush_write(&f_stdout);
+}
+
+void __stdio_exit(void)
+{
+	for (FILE *f = streams; f; f = f->next)
+		if (f->wlen)
+			__fflush_write(f);
+}
+
+/* drop_input forgets buffered input before a write or seek, moving the
+ * file offset back over what was read ahead. */
+static void drop_input(FILE *f)
+{
+	long unread = (long)(f->rlen - f->rpos) + (f->unget != EOF);
+	f->rpos = f->rlen = 0;
+	f->unget = EOF;
+	if (unread && (f->flags & F_WRITE))
+		lseek_syscall(f->fd, -unread, SEEK_CUR);
+}
+
+/* to_write prepares f for output; nonzero if it cannot be written. */
+static int to_write(FILE *f)
+{
+	if (!(f->flags & F_WRITE)) {
+		f->flags |= F_ERR;
+		return -1;
+	}
+	if (f->rlen || f->unget != EOF)
+		drop_input(f);
+	return 0;
+}
+
+/* put_bytes is the one output path of the stream functions. */
+static int put_bytes(FILE *f, const void *p, size_t n)
+{
+	if (to_write(f))
+		return EOF;
+	if (f->flags & F_NBF)
+		return write_all(f, p, n);
+	if (n > f->size - f->wlen) {
+		if (__fflush_write(f))
+			return EOF;
+		if (n >= f->size)
+			return write_all(f, p, n);
+	}
+	memcpy(f->buf + f->wlen, p, n);
+	f->wlen += n;
+	if ((f->flags & F_LBF) && memchr(p, '\n', n))
+		return __fflush_write(f);
 	return 0;
 }
 
 int fflush(FILE *f)
 {
-	if (!f)
-		f = stdout;
-	if (f->len == 0)
-		return 0;
-	size_t n = f->len;
-	f->len = 0;
-	return raw_write(f->fd, f->buf, n) < 0 ? EOF : 0;
-}
-
-void __stdio_flush(void)
-{
-	if (file_stdout.len)
-		fflush(&file_stdout);
-}
-
-static void file_put(FILE *f, const char *p, size_t n)
-{
-	if (f == stderr || n >= BUFSIZ) {
-		fflush(f);
-		raw_write(f->fd, p, n);
-		return;
+	if (!f) {
+		int r = 0;
+		for (FILE *g = streams; g; g = g->next)
+			if (g->wlen && __fflush_write(g))
+				r = EOF;
+		return r;
 	}
-	if (f->len + n > BUFSIZ)
-		fflush(f);
-	memcpy(f->buf + f->len, p, n);
-	f->len += n;
-	if (f->line_buffered && memchr(p, '\n', n))
-		fflush(f);
+	if (f->wlen)
+		return __fflush_write(f);
+	if ((f->flags & (F_READ | F_WRITE)) == (F_READ | F_WRITE) && (f->rlen || f->unget != EOF))
+		drop_input(f);
+	return 0;
 }
 
-/* A sink receives formatted output. */
-struct sink {
-	FILE *file;
-	char *buf;
-	size_t cap, len;
-};
-
-static void emit(struct sink *s, const char *p, size_t n)
+/* Buffered streams are formatted straight into their buffer. */
+static void flush_stream(struct __out *o)
 {
-	if (s->file) {
-		file_put(s->file, p, n);
-	} else if (s->len < s->cap) {
-		size_t room = s->cap - s->len;
-		memcpy(s->buf + s->len, p, n < room ? n : room);
-	}
-	s->len += n;
+	FILE *f = o->ctx;
+	f->wlen = o->len;
+	__fflush_write(f);
+	o->len = 0;
 }
 
-static void pad(struct sink *s, char c, int n)
+static void flush_direct(struct __out *o)
 {
-	char chunk[32];
-	memset(chunk, c, sizeof chunk);
-	while (n > 0) {
-		int k = n < 32 ? n : 32;
-		emit(s, chunk, k);
-		n -= k;
-	}
+	write_all(o->ctx, (const unsigned char *)o->buf, o->len);
+	o->len = 0;
 }
 
-struct spec {
-	int left, plus, space, alt, zero;
-	int width, prec; /* prec < 0: none */
-};
-
-/* field writes prefix (sign, 0x) and body with width and zero padding. */
-static void field(struct sink *s, const struct spec *sp, const char *prefix, const char *body, size_t blen, int zeros)
+int vfprintf(FILE *restrict f, const char *restrict fmt, va_list ap)
 {
-	size_t plen = strlen(prefix);
-	int total = (int)(plen + blen) + zeros;
-	int fill = sp->width > total ? sp->width - total : 0;
-	if (!sp->left && !sp->zero)
-		pad(s, ' ', fill);
-	emit(s, prefix, plen);
-	if (!sp->left && sp->zero)
-		pad(s, '0', fill);
-	pad(s, '0', zeros);
-	emit(s, body, blen);
-	if (sp->left)
-		pad(s, ' ', fill);
-}
-
-static void format_int(struct sink *s, struct spec sp, unsigned long long v, int neg, int base, int upper, char conv)
-{
-	char digits[32];
-	int n = 0;
-	const char *set = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-	while (v) {
-		digits[sizeof digits - 1 - n++] = set[v % base];
-		v /= base;
-	}
-	const char *prefix = neg ? "-" : sp.plus ? "+" : sp.space ? " " : "";
-	if (sp.alt && base == 16 && n > 0)
-		prefix = upper ? "0X" : "0x";
-	int zeros = 0;
-	if (sp.prec >= 0) {
-		sp.zero = 0;
-		if (sp.prec > n)
-			zeros = sp.prec - n;
-	} else if (n == 0) {
-		zeros = 1;
-	}
-	if (sp.alt && base == 8 && zeros == 0)
-		zeros = 1;
-	(void)conv;
-	field(s, &sp, prefix, digits + sizeof digits - n, n, zeros);
-}
-
-static const double pow10tab[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
-				  1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
-
-/* fixed renders |v| with prec fraction digits into out; returns length. */
-static int fixed(char *out, double v, int prec)
-{
-	if (prec > 17)
-		prec = 17;
-	int n = 0;
-	double ip = __builtin_floor(v);
-	double frac = v - ip;
-	double scaled = frac * pow10tab[prec];
-	double r = __builtin_floor(scaled);
-	double diff = scaled - r;
-	if (diff > 0.5 || (diff == 0.5 && ((unsigned long long)r & 1)))
-		r += 1;
-	if (r >= pow10tab[prec]) {
-		r -= pow10tab[prec];
-		ip += 1;
-	}
-	char tmp[400];
-	int t = 0;
-	if (ip < 1.8e19) {
-		unsigned long long u = (unsigned long long)ip;
-		do {
-			tmp[t++] = '0' + u % 10;
-			u /= 10;
-		} while (u);
+	if (to_write(f))
+		return -1;
+	unsigned olderr = f->flags & F_ERR;
+	f->flags &= ~F_ERR;
+	struct __out o = {.ctx = f};
+	char local[1024];
+	if (f->flags & F_NBF) {
+		/* One write per call, as far as 1 KiB goes. */
+		o.buf = local;
+		o.cap = sizeof local;
+		o.flush = flush_direct;
+		__vformat(&o, fmt, ap);
+		flush_direct(&o);
 	} else {
-		while (ip >= 1 && t < 350) {
-			double q = __builtin_floor(ip / 10);
-			int d = (int)(ip - q * 10);
-			tmp[t++] = '0' + (d < 0 ? 0 : d > 9 ? 9 : d);
-			ip = q;
-		}
+		o.buf = (char *)f->buf;
+		o.len = f->wlen;
+		o.cap = f->size;
+		o.flush = flush_stream;
+		o.track_newline = (f->flags & F_LBF) != 0;
+		__vformat(&o, fmt, ap);
+		f->wlen = o.len;
+		if (o.newline)
+			__fflush_write(f);
 	}
-	while (t)
-		out[n++] = tmp[--t];
-	if (prec > 0) {
-		out[n++] = '.';
-		unsigned long long f = (unsigned long long)r;
-		for (int i = prec - 1; i >= 0; i--) {
-			out[n + i] = '0' + f % 10;
-			f /= 10;
-		}
-		n += prec;
-	}
-	return n;
+	int err = f->flags & F_ERR;
+	f->flags |= olderr;
+	if (err)
+		return -1;
+	return o.total > INT_MAX ? -1 : (int)o.total;
 }
 
-/* decimal exponent of v > 0, with v / 10^e in [1, 10). */
-static int exponent(double v)
+int vprintf(const char *restrict fmt, va_list ap)
 {
-	int e = 0;
-	while (v >= 10) {
-		v /= 10;
-		e++;
-	}
-	while (v < 1) {
-		v *= 10;
-		e--;
-	}
-	return e;
+	return vfprintf(stdout, fmt, ap);
 }
 
-static double scale10(double v, int e)
+int printf(const char *restrict fmt, ...)
 {
-	while (e > 0) {
-		v /= 10;
-		e--;
-	}
-	while (e < 0) {
-		v *= 10;
-		e++;
-	}
-	return v;
-}
-
-static int expo(char *out, double v, int prec, int upper)
-{
-	int e = v == 0 ? 0 : exponent(v);
-	double m = scale10(v, e);
-	char tmp[64];
-	int n = fixed(tmp, m, prec);
-	if (tmp[0] == '1' && tmp[1] == '0') { /* rounded up to 10.0 */
-		e++;
-		n = fixed(tmp, scale10(v, e), prec);
-	}
-	memcpy(out, tmp, n);
-	out[n++] = upper ? 'E' : 'e';
-	out[n++] = e < 0 ? '-' : '+';
-	int ae = e < 0 ? -e : e;
-	if (ae >= 100)
-		out[n++] = '0' + ae / 100;
-	out[n++] = '0' + ae / 10 % 10;
-	out[n++] = '0' + ae % 10;
-	return n;
-}
-
-static int strip_zeros(char *out, int n)
-{
-	char *dot = memchr(out, '.', n);
-	if (!dot)
-		return n;
-	char *end = out + n;
-	char *e = memchr(out, 'e', n);
-	if (!e)
-		e = memchr(out, 'E', n);
-	char *stop = e ? e : end;
-	char *p = stop;
-	while (p > dot + 1 && p[-1] == '0')
-		p--;
-	if (p == dot + 1)
-		p = dot;
-	memmove(p, stop, end - stop);
-	return (int)(p - out + (end - stop));
-}
-
-static void format_float(struct sink *s, struct spec sp, double v, char conv)
-{
-	int upper = conv == 'F' || conv == 'E' || conv == 'G';
-	int neg = __builtin_signbit(v);
-	if (neg)
-		v = -v;
-	const char *prefix = neg ? "-" : sp.plus ? "+" : sp.space ? " " : "";
-	char out[420];
-	int n;
-	if (__builtin_isnan(v) || __builtin_isinf(v)) {
-		sp.zero = 0;
-		field(s, &sp, prefix, __builtin_isnan(v) ? (upper ? "NAN" : "nan") : (upper ? "INF" : "inf"), 3, 0);
-		return;
-	}
-	int prec = sp.prec < 0 ? 6 : sp.prec;
-	switch (conv | 0x20) {
-	case 'f':
-		n = fixed(out, v, prec);
-		break;
-	case 'e':
-		n = expo(out, v, prec, upper);
-		break;
-	default: { /* g */
-		int p = prec == 0 ? 1 : prec;
-		char tmp[80];
-		tmp[expo(tmp, v, p - 1, upper)] = 0;
-		/* C chooses the style by the exponent %e prints, after rounding. */
-		char *ep = strchr(tmp, upper ? 'E' : 'e');
-		int x = 0;
-		for (char *d = ep + 2; *d >= '0' && *d <= '9'; d++)
-			x = x * 10 + (*d - '0');
-		if (ep[1] == '-')
-			x = -x;
-		if (p > x && x >= -4)
-			n = fixed(out, v, p - 1 - x);
-		else
-			n = expo(out, v, p - 1, upper);
-		if (!sp.alt)
-			n = strip_zeros(out, n);
-	}
-	}
-	if (sp.alt && !memchr(out, '.', n) && prec == 0) {
-		/* keep the point for %#.0f */
-		out[n++] = '.';
-	}
-	field(s, &sp, prefix, out, n, 0);
-}
-
-static void format(struct sink *s, const char *fmt, va_list ap)
-{
-	for (const char *p = fmt; *p; p++) {
-		if (*p != '%') {
-			const char *q = p;
-			while (q[1] && q[1] != '%')
-				q++;
-			emit(s, p, q - p + 1);
-			p = q;
-			continue;
-		}
-		struct spec sp = {.prec = -1};
-		for (;; p++) {
-			char c = p[1];
-			if (c == '-')
-				sp.left = 1;
-			else if (c == '+')
-				sp.plus = 1;
-			else if (c == ' ')
-				sp.space = 1;
-			else if (c == '#')
-				sp.alt = 1;
-			else if (c == '0')
-				sp.zero = 1;
-			else
-				break;
-		}
-		p++;
-		if (*p == '*') {
-			sp.width = va_arg(ap, int);
-			if (sp.width < 0) {
-				sp.left = 1;
-				sp.width = -sp.width;
-			}
-			p++;
-		} else {
-			while (*p >= '0' && *p <= '9')
-				sp.width = sp.width * 10 + (*p++ - '0');
-		}
-		if (*p == '.') {
-			p++;
-			sp.prec = 0;
-			if (*p == '*') {
-				sp.prec = va_arg(ap, int);
-				p++;
-			} else {
-				while (*p >= '0' && *p <= '9')
-					sp.prec = sp.prec * 10 + (*p++ - '0');
-			}
-		}
-		if (sp.left)
-			sp.zero = 0;
-		int len = 0; /* 1 h, 2 hh, 3 l, 4 ll, 5 z/j/t, 6 L */
-		for (;; p++) {
-			if (*p == 'h')
-				len = len == 1 ? 2 : 1;
-			else if (*p == 'l')
-				len = len == 3 ? 4 : 3;
-			else if (*p == 'z' || *p == 'j' || *p == 't')
-				len = 5;
-			else if (*p == 'L')
-				len = 6;
-			else
-				break;
-		}
-		char conv = *p;
-		switch (conv) {
-		case 'd':
-		case 'i': {
-			long long v;
-			if (len >= 3)
-				v = len == 3 ? va_arg(ap, long) : va_arg(ap, long long);
-			else
-				v = va_arg(ap, int);
-			if (len == 1)
-				v = (short)v;
-			else if (len == 2)
-				v = (signed char)v;
-			format_int(s, sp, v < 0 ? -(unsigned long long)v : (unsigned long long)v, v < 0, 10, 0, conv);
-			break;
-		}
-		case 'u':
-		case 'x':
-		case 'X':
-		case 'o': {
-			unsigned long long v;
-			if (len >= 3)
-				v = len == 3 ? va_arg(ap, unsigned long) : va_arg(ap, unsigned long long);
-			else
-				v = va_arg(ap, unsigned int);
-			if (len == 1)
-				v = (unsigned short)v;
-			else if (len == 2)
-				v = (unsigned char)v;
-			sp.plus = sp.space = 0;
-			format_int(s, sp, v, 0, conv == 'u' ? 10 : conv == 'o' ? 8 : 16, conv == 'X', conv);
-			break;
-		}
-		case 'p': {
-			void *v = va_arg(ap, void *);
-			if (!v) {
-				sp.zero = 0;
-				sp.prec = -1;
-				field(s, &sp, "", "(nil)", 5, 0);
-			} else {
-				sp.alt = 1;
-				format_int(s, sp, (uintptr_t)v, 0, 16, 0, 'x');
-			}
-			break;
-		}
-		case 'c': {
-			char c = (char)va_arg(ap, int);
-			sp.zero = 0;
-			field(s, &sp, "", &c, 1, 0);
-			break;
-		}
-		case 's': {
-			const char *str = va_arg(ap, const char *);
-			if (!str)
-				str = "(null)";
-			size_t n = sp.prec >= 0 ? strnlen(str, sp.prec) : strlen(str);
-			sp.zero = 0;
-			field(s, &sp, "", str, n, 0);
-			break;
-		}
-		case 'f':
-		case 'F':
-		case 'e':
-		case 'E':
-		case 'g':
-		case 'G':
-			format_float(s, sp, len == 6 ? (double)va_arg(ap, long double) : va_arg(ap, double), conv);
-			break;
-		case '%':
-			emit(s, "%", 1);
-			break;
-		case 0:
-			return;
-		default:
-			emit(s, p - 1, 2);
-		}
-	}
-}
-
-int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
-{
-	struct sink s = {.buf = buf, .cap = size ? size - 1 : 0};
-	format(&s, fmt, ap);
-	if (size)
-		buf[s.len < s.cap ? s.len : s.cap] = 0;
-	return (int)s.len;
-}
-
-int vsprintf(char *buf, const char *fmt, va_list ap) { return vsnprintf(buf, (size_t)-1 >> 1, fmt, ap); }
-
-int vfprintf(FILE *f, const char *fmt, va_list ap)
-{
-	struct sink s = {.file = f};
-	format(&s, fmt, ap);
-	return (int)s.len;
-}
-
-int vprintf(const char *fmt, va_list ap) { return vfprintf(stdout, fmt, ap); }
-
-#define VARIADIC(call)            \
-	va_list ap;               \
-	va_start(ap, fmt);        \
-	int r = call;             \
-	va_end(ap);               \
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vfprintf(stdout, fmt, ap);
+	va_end(ap);
 	return r;
-
-int printf(const char *fmt, ...) { VARIADIC(vfprintf(stdout, fmt, ap)) }
-int fprintf(FILE *f, const char *fmt, ...) { VARIADIC(vfprintf(f, fmt, ap)) }
-int sprintf(char *buf, const char *fmt, ...) { VARIADIC(vsprintf(buf, fmt, ap)) }
-int snprintf(char *buf, size_t size, const char *fmt, ...) { VARIADIC(vsnprintf(buf, size, fmt, ap)) }
-
-int fputs(const char *str, FILE *f)
-{
-	file_put(f, str, strlen(str));
-	return 0;
 }
 
-int puts(const char *str)
+int fprintf(FILE *restrict f, const char *restrict fmt, ...)
 {
-	fputs(str, stdout);
-	file_put(stdout, "\n", 1);
-	return 0;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vfprintf(f, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int vdprintf(int fd, const char *restrict fmt, va_list ap)
+{
+	FILE tmp = {.fd = fd, .flags = F_WRITE | F_NBF, .unget = EOF};
+	tmp.buf = tmp.small;
+	tmp.size = 1;
+	return vfprintf(&tmp, fmt, ap);
+}
+
+int dprintf(int fd, const char *restrict fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vdprintf(fd, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 int fputc(int c, FILE *f)
 {
-	char ch = (char)c;
-	file_put(f, &ch, 1);
-	return (unsigned char)c;
+	unsigned char ch = (unsigned char)c;
+	if (!(f->flags & F_NBF) && f->wlen < f->size && !f->rlen && f->unget == EOF && (f->flags & F_WRITE)) {
+		f->buf[f->wlen++] = ch;
+		if (ch == '\n' && (f->flags & F_LBF) && __fflush_write(f))
+			return EOF;
+		return ch;
+	}
+	return put_bytes(f, &ch, 1) ? EOF : ch;
 }
 
-int putc(int c, FILE *f) { return fputc(c, f); }
-int putchar(int c) { return fputc(c, stdout); }
-
-size_t fwrite(const void *p, size_t size, size_t n, FILE *f)
+int putc(int c, FILE *f)
 {
-	file_put(f, p, size * n);
-	return n;
+	return fputc(c, f);
+}
+
+int putchar(int c)
+{
+	return fputc(c, stdout);
+}
+
+int fputs(const char *restrict s, FILE *restrict f)
+{
+	return put_bytes(f, s, strlen(s)) ? EOF : 0;
+}
+
+int puts(const char *s)
+{
+	FILE *f = stdout;
+	size_t n = strlen(s);
+	if (to_write(f))
+		return EOF;
+	/* Keep the line and its newline in one write where they fit. */
+	if (!(f->flags & F_NBF) && n < f->size - f->wlen) {
+		memcpy(f->buf + f->wlen, s, n);
+		f->wlen += n;
+		f->buf[f->wlen++] = '\n';
+		if ((f->flags & F_LBF) && __fflush_write(f))
+			return EOF;
+		return 0;
+	}
+	if (put_bytes(f, s, n) || put_bytes(f, "\n", 1))
+		return EOF;
+	return 0;
+}
+
+size_t fwrite(const void *restrict p, size_t size, size_t n, FILE *restrict f)
+{
+	if (size == 0 || n == 0)
+		return 0;
+	if (n > SIZE_MAX / size)
+		return 0;
+	return put_bytes(f, p, size * n) ? 0 : n;
+}
+
+/* fill reads more input into f's buffer; EOF at end of file or error. */
+static int fill(FILE *f)
+{
+	if (!(f->flags & F_READ)) {
+		f->flags |= F_ERR;
+		return EOF;
+	}
+	if (f->flags & F_EOF)
+		return EOF;
+	if (f->wlen && __fflush_write(f))
+		return EOF;
+	/* read_syscall flushes stdout first, so a prompt printed without a
+	 * newline shows before the program waits for input. */
+	long n = read_syscall(f->fd, f->buf, f->size);
+	f->rpos = f->rlen = 0;
+	if (n <= 0) {
+		f->flags |= n == 0 ? F_EOF : F_ERR;
+		return EOF;
+	}
+	f->rlen = (size_t)n;
+	return 0;
 }
 
 int fgetc(FILE *f)
 {
-	if (f->rpos == f->rlen) {
-		__stdio_flush();
-		long n = __aurora_syscall3(SYS_READ, f->fd, (long)f->rbuf, sizeof f->rbuf);
-		if (n <= 0)
-			return EOF;
-		f->rpos = 0;
-		f->rlen = n;
+	if (f->unget != EOF) {
+		int c = f->unget;
+		f->unget = EOF;
+		return c;
 	}
-	return (unsigned char)f->rbuf[f->rpos++];
+	if (f->rpos == f->rlen && fill(f))
+		return EOF;
+	return f->buf[f->rpos++];
 }
 
-int getc(FILE *f) { return fgetc(f); }
-int getchar(void) { return fgetc(stdin); }
-
-char *fgets(char *str, int size, FILE *f)
+int getc(FILE *f)
 {
-	int i = 0;
-	while (i < size - 1) {
-		int c = fgetc(f);
-		if (c == EOF)
+	return fgetc(f);
+}
+
+int getchar(void)
+{
+	return fgetc(stdin);
+}
+
+int ungetc(int c, FILE *f)
+{
+	if (c == EOF)
+		return EOF;
+	if (f->rpos > 0 && f->unget == EOF)
+		f->buf[--f->rpos] = (unsigned char)c;
+	else if (f->unget == EOF)
+		f->unget = (unsigned char)c;
+	else
+		return EOF;
+	f->flags &= ~F_EOF;
+	return (unsigned char)c;
+}
+
+char *fgets(char *restrict s, int size, FILE *restrict f)
+{
+	if (size <= 0)
+		return 0;
+	char *p = s;
+	size_t left = (size_t)size - 1;
+	unsigned err = f->flags & F_ERR;
+	f->flags &= ~F_ERR;
+	if (left && f->unget != EOF) {
+		*p++ = (char)f->unget;
+		f->unget = EOF;
+		left--;
+		if (p[-1] == '\n')
+			left = 0;
+	}
+	while (left > 0) {
+		if (f->rpos == f->rlen && fill(f))
 			break;
-		str[i++] = (char)c;
-		if (c == '\n')
+		size_t k = f->rlen - f->rpos;
+		if (k > left)
+			k = left;
+		unsigned char *src = f->buf + f->rpos;
+		unsigned char *nl = memchr(src, '\n', k);
+		if (nl)
+			k = (size_t)(nl - src) + 1;
+		memcpy(p, src, k);
+		p += k;
+		f->rpos += k;
+		left -= k;
+		if (nl)
 			break;
 	}
-	if (i == 0)
+	int failed = (f->flags & F_ERR) != 0;
+	f->flags |= err;
+	if ((p == s && size > 1) || failed)
 		return 0;
-	str[i] = 0;
-	return str;
+	*p = 0;
+	return s;
+}
+
+size_t fread(void *restrict dst, size_t size, size_t n, FILE *restrict f)
+{
+	if (size == 0 || n == 0 || n > SIZE_MAX / size)
+		return 0;
+	unsigned char *p = dst;
+	size_t want = size * n, got = 0;
+	if (f->unget != EOF) {
+		p[got++] = (unsigned char)f->unget;
+		f->unget = EOF;
+	}
+	while (got < want) {
+		size_t k = f->rlen - f->rpos;
+		if (k > 0) {
+			if (k > want - got)
+				k = want - got;
+			memcpy(p + got, f->buf + f->rpos, k);
+			f->rpos += k;
+			got += k;
+			continue;
+		}
+		if (want - got >= f->size && (f->flags & F_READ) && !(f->flags & F_EOF)) {
+			/* Large reads go straight to the caller's memory. */
+			if (f->wlen && __fflush_write(f))
+				break;
+			long r = read_syscall(f->fd, p + got, want - got);
+			if (r <= 0) {
+				f->flags |= r == 0 ? F_EOF : F_ERR;
+				break;
+			}
+			got += (size_t)r;
+			continue;
+		}
+		if (fill(f))
+			break;
+	}
+	return got / size;
+}
+
+int fileno(FILE *f)
+{
+	return f->fd;
+}
+
+int feof(FILE *f)
+{
+	return (f->flags & F_EOF) != 0;
+}
+
+int ferror(FILE *f)
+{
+	return (f->flags & F_ERR) != 0;
+}
+
+void clearerr(FILE *f)
+{
+	f->flags &= ~(F_EOF | F_ERR);
 }
