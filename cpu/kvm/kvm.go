@@ -47,6 +47,9 @@ type Engine struct {
 	vmFd    uintptr
 	runSize int
 	cpuid   *gokvm.CPUID
+	// xcr0 is the XSAVE feature mask given to every vCPU, 0 where the host
+	// has no XSAVE (then only x87 and SSE state exist).
+	xcr0 uint64
 
 	// Engine pages shared by every vCPU.
 	trampolinePA, stubsPA, idtPA uint64
@@ -137,6 +140,7 @@ func (e *Engine) init() error {
 	if err := gokvm.GetSupportedCPUID(kvmFd, e.cpuid); err != nil {
 		return fmt.Errorf("KVM_GET_SUPPORTED_CPUID: %w", err)
 	}
+	e.xcr0 = userXCR0(e.cpuid)
 
 	if e.trampolinePA, err = e.supervisorPage(trampolinePage()); err != nil {
 		return err
@@ -231,3 +235,39 @@ func (e *Engine) mapSupervisor(as *mmu.AddressSpace, id int, a area) error {
 }
 
 var _ cpu.Engine = (*Engine)(nil)
+
+// XCR0 bits for the register state user programs may use: x87, SSE, AVX
+// and AVX-512 (opmask, upper ZMM halves, ZMM16-31). gcc -march=native code
+// needs them; supervisor-only and PKRU state stay off.
+const (
+	xcr0X87    = 1 << 0
+	xcr0SSE    = 1 << 1
+	xcr0AVX    = 1 << 2
+	xcr0AVX512 = 7 << 5
+)
+
+// userXCR0 picks the user state components from those KVM supports (CPUID
+// leaf 0xD, subleaf 0). AVX-512 state is all or nothing, as XSETBV demands.
+func userXCR0(cpuid *gokvm.CPUID) uint64 {
+	var hasXSAVE bool
+	var supported uint64
+	for _, e := range cpuid.Entries[:cpuid.Nent] {
+		switch {
+		case e.Function == 1:
+			hasXSAVE = e.Ecx&(1<<26) != 0
+		case e.Function == 0xD && e.Index == 0:
+			supported = uint64(e.Edx)<<32 | uint64(e.Eax)
+		}
+	}
+	if !hasXSAVE || supported&(xcr0X87|xcr0SSE) != xcr0X87|xcr0SSE {
+		return 0
+	}
+	xcr0 := uint64(xcr0X87 | xcr0SSE)
+	if supported&xcr0AVX != 0 {
+		xcr0 |= xcr0AVX
+		if supported&xcr0AVX512 == xcr0AVX512 {
+			xcr0 |= xcr0AVX512
+		}
+	}
+	return xcr0
+}

@@ -40,6 +40,7 @@ const (
 	cr4PAE        = 1 << 5
 	cr4OSFXSR     = 1 << 9
 	cr4OSXMMEXCPT = 1 << 10
+	cr4OSXSAVE    = 1 << 18
 
 	eferSCE = 1 << 0
 	eferLME = 1 << 8
@@ -202,6 +203,13 @@ func (c *vcpu) init() error {
 	if err := gokvm.SetSregs(uintptr(c.fd), c.userSregs()); err != nil {
 		return fmt.Errorf("KVM_SET_SREGS: %w", err)
 	}
+	if c.e.xcr0 != 0 {
+		xcrs := &gokvm.XCRS{NrXRCS: 1}
+		xcrs.Registers[0].Value = c.e.xcr0 // XCR0 is register 0
+		if err := gokvm.SetXCRS(uintptr(c.fd), xcrs); err != nil {
+			return fmt.Errorf("KVM_SET_XCRS: %w", err)
+		}
+	}
 	msrs := &gokvm.MSRS{NMSRs: 3, Entries: []gokvm.MSREntry{
 		{Index: msrSTAR, Data: starValue},
 		{Index: msrLSTAR, Data: trampolineVA},
@@ -227,9 +235,18 @@ func (c *vcpu) userSregs() *gokvm.Sregs {
 		IDT:  gokvm.Descriptor{Base: idtVA, Limit: 0xFFF},
 		CR0:  cr0PE | cr0MP | cr0ET | cr0NE | cr0WP | cr0PG,
 		CR3:  c.as.Root(),
-		CR4:  cr4PAE | cr4OSFXSR | cr4OSXMMEXCPT,
+		CR4:  c.cr4(),
 		EFER: eferSCE | eferLME | eferLMA | eferNXE,
 	}
+}
+
+// cr4 enables SSE always, and XSAVE (so AVX state) where the host has it.
+func (c *vcpu) cr4() uint64 {
+	cr4 := uint64(cr4PAE | cr4OSFXSR | cr4OSXMMEXCPT)
+	if c.e.xcr0 != 0 {
+		cr4 |= cr4OSXSAVE
+	}
+	return cr4
 }
 
 // Regs implements cpu.CPU. The registers live in the kvm_run page itself.
