@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"io"
+	"sync"
 )
 
 // File is an open file description: what a file descriptor refers to.
@@ -11,21 +12,83 @@ type File interface {
 	Close() error
 }
 
-// console is one of the host's standard streams.
+// cancelableReader is a File whose blocking reads can be abandoned when
+// cancel is closed, so that a process waiting for input can still be killed.
+type cancelableReader interface {
+	ReadCancelable(b []byte, cancel <-chan struct{}) (int, error)
+}
+
+// console is one of the host's standard streams. Host reads happen on a
+// helper goroutine, one at a time: a reader that is killed stops waiting,
+// and what the host read for it is kept for the next reader.
 type console struct {
 	r io.Reader
 	w io.Writer
+
+	mu       sync.Mutex
+	pending  []byte        // input read from the host, not yet handed out
+	eof      bool          // the host read returned end of file; reported once
+	err      error         // the host read failed
+	inflight chan struct{} // closed when the outstanding host read completes
 }
 
-func (c *console) Read(b []byte) (int, error) {
+func (c *console) Read(b []byte) (int, error) { return c.ReadCancelable(b, nil) }
+
+// ReadCancelable implements cancelableReader.
+func (c *console) ReadCancelable(b []byte, cancel <-chan struct{}) (int, error) {
 	if c.r == nil {
 		return 0, errNotReadable
 	}
-	n, err := c.r.Read(b)
-	if err == io.EOF {
-		return n, nil
+	if len(b) == 0 {
+		return 0, nil
 	}
-	return n, err
+	for {
+		c.mu.Lock()
+		switch {
+		case len(c.pending) > 0:
+			n := copy(b, c.pending)
+			c.pending = c.pending[n:]
+			c.mu.Unlock()
+			return n, nil
+		case c.eof:
+			c.eof = false // a terminal can go on after ^D
+			c.mu.Unlock()
+			return 0, nil
+		case c.err != nil:
+			err := c.err
+			c.mu.Unlock()
+			return 0, err
+		}
+		done := c.inflight
+		if done == nil {
+			done = make(chan struct{})
+			c.inflight = done
+			go c.fill(len(b), done)
+		}
+		c.mu.Unlock()
+		select {
+		case <-done:
+		case <-cancel:
+			return 0, errInterrupted
+		}
+	}
+}
+
+// fill performs one host read of up to n bytes.
+func (c *console) fill(n int, done chan struct{}) {
+	buf := make([]byte, n)
+	got, err := c.r.Read(buf)
+	c.mu.Lock()
+	c.pending = append(c.pending, buf[:got]...)
+	switch {
+	case err == io.EOF && got == 0:
+		c.eof = true
+	case err != nil && err != io.EOF:
+		c.err = err
+	}
+	c.inflight = nil
+	c.mu.Unlock()
+	close(done)
 }
 
 func (c *console) Write(b []byte) (int, error) {
@@ -44,6 +107,7 @@ func (e kernelError) Error() string { return string(e) }
 const (
 	errNotReadable = kernelError("not open for reading")
 	errNotWritable = kernelError("not open for writing")
+	errInterrupted = kernelError("interrupted by a signal")
 )
 
 // maxIO bounds the bytes one read or write moves, so a huge length cannot
@@ -81,7 +145,13 @@ func (p *Process) Read(fd int, buf, n uint64) int64 {
 		return -1
 	}
 	data := make([]byte, n)
-	got, err := f.Read(data)
+	var got int
+	var err error
+	if cr, ok := f.(cancelableReader); ok {
+		got, err = cr.ReadCancelable(data, p.kill)
+	} else {
+		got, err = f.Read(data)
+	}
 	if err != nil && got == 0 {
 		return -1
 	}

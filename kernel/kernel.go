@@ -36,6 +36,9 @@ type Config struct {
 type Kernel struct {
 	cfg   Config
 	start time.Time
+	// stdin is the one reader of the host's standard input, shared by every
+	// process that has it open.
+	stdin *console
 
 	mu      sync.Mutex
 	nextPID int
@@ -53,7 +56,7 @@ func New(cfg Config) *Kernel {
 	if cfg.Stderr == nil {
 		cfg.Stderr = os.Stderr
 	}
-	return &Kernel{cfg: cfg, start: time.Now(), nextPID: 1, procs: map[int]*Process{}}
+	return &Kernel{cfg: cfg, start: time.Now(), stdin: &console{r: cfg.Stdin}, nextPID: 1, procs: map[int]*Process{}}
 }
 
 // Trace returns the trace writer, or nil when tracing is off.
@@ -109,7 +112,7 @@ func (k *Kernel) Spawn(img *Image, argv, envp []string) (*Process, error) {
 		done:  make(chan struct{}),
 		kill:  make(chan struct{}),
 	}
-	p.fds[0] = &console{r: k.cfg.Stdin}
+	p.fds[0] = k.stdin
 	p.fds[1] = &console{w: k.cfg.Stdout}
 	p.fds[2] = &console{w: k.cfg.Stderr}
 	k.procs[pid] = p

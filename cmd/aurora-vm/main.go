@@ -149,11 +149,11 @@ func run(c *cli.Context) error {
 	case <-proc.Done():
 	case <-timeout:
 		proc.Kill(cpu.SIGKILL)
-		// A process blocked reading the console cannot be woken; it is
-		// not waited for.
+		// Every wait in the kernel gives way to a kill, except a host
+		// write into a full pipe; do not hang on one of those.
 		select {
 		case <-proc.Done():
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(time.Second):
 		}
 		return &exitError{code: exitTimeout, msg: fmt.Sprintf("%s: timed out after %v", path, c.Duration("timeout"))}
 	}

@@ -246,6 +246,29 @@ func TestTimeoutKillsBusyProgram(t *testing.T) {
 	}
 }
 
+// TestTimeoutInterruptsConsoleRead checks that --timeout also ends a
+// program blocked reading an input that never comes.
+func TestTimeoutInterruptsConsoleRead(t *testing.T) {
+	engines(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close() // held open: the program's read never sees EOF
+	defer r.Close()
+	cmd := exec.Command(vmBinary, "run", "--timeout", "300ms", filepath.Join("build", "syscalls.elf"))
+	var out, errOut bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = r, &out, &errOut
+	err = cmd.Run()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 124 || !strings.Contains(errOut.String(), "timed out after 300ms") {
+		t.Fatalf("err %v stderr %q, want status 124 and a timeout message", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "getpid") {
+		t.Errorf("output before the blocking read is lost: %q", out.String())
+	}
+}
+
 func TestTrace(t *testing.T) {
 	engines(t)
 	got := runVM(t, nil, "run", "--trace", filepath.Join("build", "hello.elf"))
