@@ -293,6 +293,18 @@ func TestAuroraCC(t *testing.T) {
 	checkTraps(t, filepath.Join(dir, "prog.elf"))
 }
 
+// TestDocExamplesCompile builds the C examples of Aurora's documentation
+// (testdata/doc_examples.c: each example's body as printed, wrapped in a
+// function) with warnings as errors: the headers must provide every name
+// and constant they use, with compatible types.
+func TestDocExamplesCompile(t *testing.T) {
+	needGCC(t)
+	dir := t.TempDir()
+	src := filepath.Join(guestDir(t), "testdata", "doc_examples.c")
+	run(t, dir, filepath.Join(guestDir(t), "aurora-cc"), "-O2", "-Wall", "-Werror", "-o", "examples.elf", src)
+	checkImage(t, filepath.Join(dir, "examples.elf"))
+}
+
 // checkTraps disassembles an image: the only way into the kernel is
 // SYSCALL, and nothing reads a stack-protector canary through %fs (the
 // kernel sets up no thread pointer).

@@ -23,10 +23,11 @@ typedef void (*sighandler_t)(int);
 #define SOCK_STREAM 1
 #define SOCK_DGRAM  2
 
-/* Builds an IPv4 address in network byte order on little-endian x86. */
-#ifndef IP
-#define IP(a, b, c, d) ((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
-#endif
+/* Builds an IPv4 address in network byte order on little-endian x86.
+ * Spelt token for token as Aurora's documentation defines it in its
+ * examples, so that programs repeating the definition compile without a
+ * redefinition warning. */
+#define IP(a,b,c,d) ((a) | ((b)<<8) | ((c)<<16) | ((d)<<24))
 
 /* open flags (Linux values). */
 #define O_RDONLY 0
