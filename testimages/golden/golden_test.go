@@ -246,6 +246,30 @@ func TestTimeoutKillsBusyProgram(t *testing.T) {
 	}
 }
 
+// TestMissingKVM runs aurora-vm in a mount namespace whose /dev is empty.
+func TestMissingKVM(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("skipping: unshare(1) is not installed")
+	}
+	abs, err := filepath.Abs(vmBinary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello, _ := filepath.Abs(filepath.Join("build", "hello.elf"))
+	script := `mount -t tmpfs none /dev || exit 99; "$0" run --accel kvm "$1"`
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, abs, hello)
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	err = cmd.Run()
+	ee, ok := err.(*exec.ExitError)
+	if ok && ee.ExitCode() == 99 || err != nil && !ok || strings.HasPrefix(errOut.String(), "unshare:") {
+		t.Skipf("skipping: cannot make a mount namespace without /dev/kvm (not root?): %v %s", err, errOut.String())
+	}
+	if !ok || ee.ExitCode() != 125 || errOut.String() != "aurora-vm: KVM is not available: open /dev/kvm: no such file or directory\n" {
+		t.Fatalf("err %v stderr %q, want status 125 and one line saying KVM is not available", err, errOut.String())
+	}
+}
+
 // TestTimeoutInterruptsConsoleRead checks that --timeout also ends a
 // program blocked reading an input that never comes.
 func TestTimeoutInterruptsConsoleRead(t *testing.T) {
