@@ -175,6 +175,7 @@ func TestPrivilegedInstructionsFault(t *testing.T) {
 		"hlt":        {0xF4},
 		"out":        {0xE6, portInt80},
 		"cli":        {0xFA},
+		"in":         {0xE4, portException},
 		"int 0x81":   {0xCD, 0x81},
 		"mov to cr3": {0x0F, 0x22, 0xD8},
 	} {

@@ -56,11 +56,9 @@ const (
 
 	rflagsReserved = 1 << 1
 	rflagsIF       = 1 << 9
-	// rflagsIOPL3 lets ring 3 execute the trampoline's OUT. On hosts where
-	// SYSCALL does not leave ring 3 that OUT then exits directly instead of
-	// raising #GP; a program that issues OUT itself only makes a syscall.
-	rflagsIOPL3 = 3 << 12
-	userRFLAGS  = rflagsReserved | rflagsIF | rflagsIOPL3
+	// userRFLAGS keeps IOPL 0, so IN, OUT, CLI and STI fault in ring 3:
+	// a program cannot reach the trap ports the ring-0 stubs use.
+	userRFLAGS = rflagsReserved | rflagsIF
 
 	exitIntr = 10 // KVM_EXIT_INTR
 )
