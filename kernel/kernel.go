@@ -91,7 +91,7 @@ func (k *Kernel) Spawn(img *Image, argv, envp []string) (*Process, error) {
 	}
 	if err := img.Load(as); err != nil {
 		as.Release()
-		return nil, fmt.Errorf("loading %s: %w", argv[0], err)
+		return nil, fmt.Errorf("loading the program: %w", err)
 	}
 	sp, err := buildStack(as, argv, envp)
 	if err != nil {

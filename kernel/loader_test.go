@@ -162,7 +162,7 @@ func with(e testELF, change func(*testELF)) []byte {
 	return e.bytes()
 }
 
-func newTestSpace(t *testing.T) *mmu.AddressSpace {
+func newTestSpace(t testing.TB) *mmu.AddressSpace {
 	t.Helper()
 	phys, err := mmu.NewPhysMem(8 << 20)
 	if err != nil {
@@ -284,4 +284,32 @@ func TestReadAllLimited(t *testing.T) {
 	if _, err := readAllLimited(strings.NewReader("abcd"), 3); !errors.Is(err, ErrBadExecutable) {
 		t.Errorf("over the limit: %v", err)
 	}
+}
+
+// FuzzParseELF feeds damaged executables to the loader: whatever the bytes,
+// it must answer with an image or an ErrBadExecutable, never a panic, and
+// an accepted image must load.
+func FuzzParseELF(f *testing.F) {
+	f.Add(goodELF().bytes())
+	f.Add(with(goodELF(), func(e *testELF) { e.segs[1].memsz = 0x10_0000 }))
+	f.Add([]byte("\x7fELF\x02\x01\x01"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		img, err := ParseELF(data)
+		if err != nil {
+			if !errors.Is(err, ErrBadExecutable) {
+				t.Fatalf("error %q does not wrap ErrBadExecutable", err)
+			}
+			return
+		}
+		var size uint64
+		for _, s := range img.Segments {
+			size += s.MemSize
+		}
+		if size > 4<<20 {
+			return // valid, but more than the test's guest memory
+		}
+		if err := img.Load(newTestSpace(t)); err != nil {
+			t.Fatalf("accepted image does not load: %v", err)
+		}
+	})
 }

@@ -136,6 +136,9 @@ func run(c *cli.Context) error {
 	}
 	k := kernel.New(cfg)
 	proc, err := k.Spawn(img, c.Args().Slice(), os.Environ())
+	if errors.Is(err, mmu.ErrNoMemory) {
+		return cannotRun("%s: the program needs more guest memory than --memory %s gives", path, c.String("memory"))
+	}
 	if err != nil {
 		return cannotRun("%s: %v", path, err)
 	}

@@ -218,6 +218,30 @@ func TestBadPrograms(t *testing.T) {
 	}
 }
 
+// TestProgramLargerThanMemory runs a program whose image (a 64 MiB bss)
+// does not fit in the guest memory asked for.
+func TestProgramLargerThanMemory(t *testing.T) {
+	engines(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "big.c")
+	prog := "char big[64 << 20];\nint main(void) { volatile char *p = big; p[sizeof big - 1] = 1; return p[sizeof big - 1] - 1; }\n"
+	if err := os.WriteFile(src, []byte(prog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	elfPath := filepath.Join(dir, "big.elf")
+	if out, err := exec.Command(filepath.Join("..", "guest", "aurora-cc"), "-O2", "-o", elfPath, src).CombinedOutput(); err != nil {
+		t.Fatalf("aurora-cc: %v\n%s", err, out)
+	}
+	if got := runVM(t, nil, "run", elfPath); got.status != 0 {
+		t.Fatalf("with the default memory: status %d stderr %q", got.status, got.stderr)
+	}
+	got := runVM(t, nil, "run", "--memory", "32M", elfPath)
+	want := "aurora-vm: " + elfPath + ": the program needs more guest memory than --memory 32M gives\n"
+	if got.status != 125 || got.stderr != want {
+		t.Fatalf("status %d stderr %q, want 125 and %q", got.status, got.stderr, want)
+	}
+}
+
 func TestCommandLineErrors(t *testing.T) {
 	hello := filepath.Join("build", "hello.elf")
 	for _, c := range []struct {
