@@ -15,20 +15,25 @@
 
 #include "internal.h"
 
+/* room flushes a full buffer where o can be flushed and returns how many
+ * bytes fit now. 0 means the rest is dropped (a full snprintf buffer); it
+ * is still counted in o->total. */
+static size_t room(struct __out *o)
+{
+	if (o->len == o->cap && o->flush)
+		o->flush(o);
+	return o->cap - o->len;
+}
+
 void __out_put(struct __out *o, const char *p, size_t n)
 {
 	o->total += n;
 	if (o->track_newline && !o->newline && memchr(p, '\n', n))
 		o->newline = 1;
 	while (n > 0) {
-		if (o->len == o->cap) {
-			if (!o->flush)
-				return;
-			o->flush(o);
-			if (o->len == o->cap)
-				return;
-		}
-		size_t k = o->cap - o->len;
+		size_t k = room(o);
+		if (k == 0)
+			return;
 		if (k > n)
 			k = n;
 		memcpy(o->buf + o->len, p, k);
@@ -44,14 +49,9 @@ static void fill(struct __out *o, char c, size_t n)
 	if (o->track_newline && c == '\n' && n)
 		o->newline = 1;
 	while (n > 0) {
-		if (o->len == o->cap) {
-			if (!o->flush)
-				return;
-			o->flush(o);
-			if (o->len == o->cap)
-				return;
-		}
-		size_t k = o->cap - o->len;
+		size_t k = room(o);
+		if (k == 0)
+			return;
 		if (k > n)
 			k = n;
 		memset(o->buf + o->len, c, k);
