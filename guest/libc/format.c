@@ -15,25 +15,17 @@
 
 #include "internal.h"
 
-/* room flushes a full buffer where o can be flushed and returns how many
- * bytes fit now. 0 means the rest is dropped (a full snprintf buffer); it
- * is still counted in o->total. */
-static size_t room(struct __out *o)
-{
-	if (o->len == o->cap && o->flush)
-		o->flush(o);
-	return o->cap - o->len;
-}
-
 void __out_put(struct __out *o, const char *p, size_t n)
 {
 	o->total += n;
 	if (o->track_newline && !o->newline && memchr(p, '\n', n))
 		o->newline = 1;
 	while (n > 0) {
-		size_t k = room(o);
+		if (o->len == o->cap && o->flush)
+			o->flush(o);
+		size_t k = o->cap - o->len;
 		if (k == 0)
-			return;
+			return; /* a full snprintf buffer: the rest is only counted */
 		if (k > n)
 			k = n;
 		memcpy(o->buf + o->len, p, k);
@@ -45,17 +37,11 @@ void __out_put(struct __out *o, const char *p, size_t n)
 
 static void fill(struct __out *o, char c, size_t n)
 {
-	o->total += n;
-	if (o->track_newline && c == '\n' && n)
-		o->newline = 1;
+	char chunk[64];
+	memset(chunk, c, n < sizeof chunk ? n : sizeof chunk);
 	while (n > 0) {
-		size_t k = room(o);
-		if (k == 0)
-			return;
-		if (k > n)
-			k = n;
-		memset(o->buf + o->len, c, k);
-		o->len += k;
+		size_t k = n < sizeof chunk ? n : sizeof chunk;
+		__out_put(o, chunk, k);
 		n -= k;
 	}
 }
