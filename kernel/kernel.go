@@ -102,15 +102,16 @@ func (k *Kernel) Spawn(img *Image, argv, envp []string) (*Process, error) {
 	pid := k.nextPID
 	k.nextPID++
 	p := &Process{
-		k:     k,
-		pid:   pid,
-		name:  argv[0],
-		as:    as,
-		entry: img.Entry,
-		sp:    sp,
-		brk:   HeapStart,
-		done:  make(chan struct{}),
-		kill:  make(chan struct{}),
+		k:       k,
+		pid:     pid,
+		name:    argv[0],
+		as:      as,
+		entry:   img.Entry,
+		sp:      sp,
+		brk:     HeapStart,
+		heapEnd: HeapStart,
+		done:    make(chan struct{}),
+		kill:    make(chan struct{}),
 	}
 	p.fds[0] = k.stdin
 	p.fds[1] = &console{w: k.cfg.Stdout}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 
 	"github.com/aurora-vm/aurora-vm/mmu"
 )
@@ -134,10 +136,18 @@ func (img *Image) Load(as *mmu.AddressSpace) error {
 			pages[va] |= s.Perm
 		}
 	}
-	for va, perm := range pages {
-		if err := as.Map(va, mmu.PageSize, perm, "image"); err != nil {
+	// One Map per run of pages with the same permissions, so that a large
+	// bss gets large pages.
+	vas := slices.Sorted(maps.Keys(pages))
+	for i := 0; i < len(vas); {
+		j := i + 1
+		for j < len(vas) && vas[j] == vas[j-1]+mmu.PageSize && pages[vas[j]] == pages[vas[i]] {
+			j++
+		}
+		if err := as.Map(vas[i], uint64(j-i)*mmu.PageSize, pages[vas[i]], "image"); err != nil {
 			return err
 		}
+		i = j
 	}
 	for _, s := range img.Segments {
 		if err := as.LoadAt(s.Data, s.Addr); err != nil {

@@ -7,22 +7,33 @@ import (
 // Brk moves the program break to newBreak and returns the break in force
 // afterwards. 0, or any address outside [HeapStart, MmapStart), only asks
 // for the current break; so does a request that memory cannot satisfy.
+//
+// The heap is mapped up to the large page that holds the break, so pages
+// just past the break can be mapped too (reads give zeros); when memory is
+// too short for that, exactly the pages up to the break are.
 func (p *Process) Brk(newBreak uint64) uint64 {
 	if newBreak < HeapStart || newBreak > MmapStart {
 		return p.brk
 	}
-	oldTop, newTop := mmu.PageAlignUp(p.brk), mmu.PageAlignUp(newBreak)
+	need, want := mmu.PageAlignUp(newBreak), hugeAlignUp(newBreak)
 	switch {
-	case newTop > oldTop:
-		if err := p.as.Map(oldTop, newTop-oldTop, mmu.Read|mmu.Write, "heap"); err != nil {
-			return p.brk
+	case need > p.heapEnd:
+		if p.as.Map(p.heapEnd, want-p.heapEnd, mmu.Read|mmu.Write, "heap") != nil {
+			want = need
+			if p.as.Map(p.heapEnd, want-p.heapEnd, mmu.Read|mmu.Write, "heap") != nil {
+				return p.brk
+			}
 		}
-	case newTop < oldTop:
-		p.as.Unmap(newTop, oldTop-newTop)
+		p.heapEnd = want
+	case want < p.heapEnd:
+		p.as.Unmap(want, p.heapEnd-want)
+		p.heapEnd = want
 	}
 	p.brk = newBreak
 	return p.brk
 }
+
+func hugeAlignUp(n uint64) uint64 { return (n + mmu.HugePageSize - 1) &^ (mmu.HugePageSize - 1) }
 
 // MmapFailed is what mmap returns on failure: (uint64)-1.
 const MmapFailed = ^uint64(0)
@@ -41,7 +52,14 @@ func (p *Process) Mmap(addr, length uint64) uint64 {
 			return MmapFailed
 		}
 	} else {
-		addr = p.findFree(length)
+		// Large requests start on a large-page boundary when they can, so
+		// that they are mapped with large pages (see mmu.AddressSpace.Map).
+		if length >= mmu.HugePageSize {
+			addr = p.findFree(length, mmu.HugePageSize)
+		}
+		if addr == 0 {
+			addr = p.findFree(length, mmu.PageSize)
+		}
 		if addr == 0 {
 			return MmapFailed
 		}
@@ -52,10 +70,11 @@ func (p *Process) Mmap(addr, length uint64) uint64 {
 	return addr
 }
 
-// findFree returns the lowest address in the mmap region where length
-// bytes are free, or 0.
-func (p *Process) findFree(length uint64) uint64 {
-	addr := uint64(MmapStart)
+// findFree returns the lowest align-aligned address in the mmap region
+// where length bytes are free, or 0.
+func (p *Process) findFree(length, align uint64) uint64 {
+	up := func(a uint64) uint64 { return (a + align - 1) &^ (align - 1) }
+	addr := up(MmapStart)
 	for _, m := range p.as.Mappings() {
 		if m.End <= addr || m.Start >= MmapEnd {
 			continue
@@ -63,7 +82,7 @@ func (p *Process) findFree(length uint64) uint64 {
 		if m.Start >= addr+length {
 			break
 		}
-		addr = m.End
+		addr = up(m.End)
 	}
 	if addr+length > MmapEnd {
 		return 0

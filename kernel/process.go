@@ -26,9 +26,10 @@ type Process struct {
 
 	fds [MaxFDs]File
 
-	// brk is the current program break; pages below PageAlignUp(brk) from
-	// HeapStart are mapped.
-	brk uint64
+	// brk is the current program break. The heap is mapped from HeapStart
+	// to heapEnd, which runs ahead of the break to the next large-page
+	// boundary where memory allows, so that the heap grows in large pages.
+	brk, heapEnd uint64
 
 	// exited is set by the exit syscall; the run loop stops after it.
 	exited bool

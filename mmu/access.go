@@ -16,13 +16,16 @@ func (as *AddressSpace) translate(va uint64, write bool) (uint64, bool) {
 	if va < UserStart || va >= UserEnd {
 		return 0, false
 	}
-	pte := as.leaf(va)
-	if pte == 0 {
+	slot, huge := as.leaf(va)
+	if slot == 0 {
 		return 0, false
 	}
-	e := as.load(pte)
+	e := as.load(slot)
 	if e&(ptePresent|pteUser) != ptePresent|pteUser || write && e&pteWritable == 0 {
 		return 0, false
+	}
+	if huge {
+		return e&hugeMask | va&(HugePageSize-1), true
 	}
 	return e&pteAddrMask | va&(PageSize-1), true
 }

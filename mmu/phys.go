@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,18 +21,29 @@ import (
 // PageSize is the size of a page and of a physical frame.
 const PageSize = 4096
 
+// HugePageSize is the size of a large page: 512 frames, contiguous and
+// aligned, mapped by one page-directory entry.
+const HugePageSize = 512 * PageSize
+
 // ErrNoMemory is returned when guest-physical RAM has no free frame.
 var ErrNoMemory = errors.New("out of guest memory")
 
 // PhysMem is guest-physical RAM: one anonymous host mapping, so frames the
 // guest never touches cost the host nothing. Frame 0 is never handed out,
 // which keeps physical address 0 meaning "none" in page tables.
+//
+// The host mapping is aligned to HugePageSize and asks for transparent huge
+// pages: a large guest page then lies on one huge host page, which KVM can
+// map with a single translation. Touching memory is what costs under
+// virtualisation (a host fault and a KVM fault per page otherwise).
 type PhysMem struct {
-	mem []byte
+	region []byte // the host mapping, with the slack that aligns mem
+	mem    []byte
 
-	mu   sync.Mutex
-	next uint64   // lowest frame never handed out
-	free []uint64 // frames handed back, reused first
+	mu       sync.Mutex
+	next     uint64   // lowest frame never handed out
+	free     []uint64 // frames handed back, reused first
+	freeHuge []uint64 // large pages handed back whole
 }
 
 // NewPhysMem reserves size bytes (rounded up to a page) of guest RAM.
@@ -40,12 +52,16 @@ func NewPhysMem(size uint64) (*PhysMem, error) {
 	if size < 16*PageSize {
 		return nil, fmt.Errorf("guest memory of %d bytes is too small", size)
 	}
-	mem, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE,
+	region, err := unix.Mmap(-1, 0, int(size+HugePageSize), unix.PROT_READ|unix.PROT_WRITE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
 	if err != nil {
 		return nil, fmt.Errorf("reserving %d MiB of guest memory: %w", size>>20, err)
 	}
-	return &PhysMem{mem: mem, next: PageSize}, nil
+	skip := (HugePageSize - uint64(sliceAddr(region))%HugePageSize) % HugePageSize
+	mem := region[skip : skip+size : skip+size]
+	// Without transparent huge pages this fails, and memory is only slower.
+	unix.Madvise(mem, unix.MADV_HUGEPAGE)
+	return &PhysMem{region: region, mem: mem, next: PageSize}, nil
 }
 
 // Bytes returns all of guest RAM, indexed by guest-physical address. The
@@ -62,15 +78,44 @@ func (p *PhysMem) Alloc() (uint64, error) {
 	if n := len(p.free); n > 0 {
 		pa := p.free[n-1]
 		p.free = p.free[:n-1]
-		clear(p.mem[pa : pa+PageSize])
+		return pa, nil // discarded by Free, so zero
+	}
+	if p.next < uint64(len(p.mem)) {
+		pa := p.next
+		p.next += PageSize // fresh frames of an anonymous mapping are already zero
 		return pa, nil
 	}
-	if p.next >= uint64(len(p.mem)) {
-		return 0, ErrNoMemory
+	if n := len(p.freeHuge); n > 0 {
+		// Break up a large page rather than fail.
+		pa := p.freeHuge[n-1]
+		p.freeHuge = p.freeHuge[:n-1]
+		for f := pa + PageSize; f < pa+HugePageSize; f += PageSize {
+			p.free = append(p.free, f)
+		}
+		return pa, nil
 	}
-	pa := p.next
-	p.next += PageSize // fresh frames of an anonymous mapping are already zero
-	return pa, nil
+	return 0, ErrNoMemory
+}
+
+// AllocHuge hands out a zeroed large page, HugePageSize-aligned, and
+// reports false when there is none left; callers then use single frames.
+func (p *PhysMem) AllocHuge() (uint64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.freeHuge); n > 0 {
+		pa := p.freeHuge[n-1]
+		p.freeHuge = p.freeHuge[:n-1]
+		return pa, true
+	}
+	start := (p.next + HugePageSize - 1) &^ (HugePageSize - 1)
+	if start+HugePageSize > uint64(len(p.mem)) {
+		return 0, false
+	}
+	for f := p.next; f < start; f += PageSize { // the frames skipped to align
+		p.free = append(p.free, f)
+	}
+	p.next = start + HugePageSize
+	return start, true
 }
 
 // Free returns frames to the allocator. Their host pages are discarded
@@ -89,9 +134,7 @@ func (p *PhysMem) Free(frames ...uint64) {
 		for j < len(frames) && frames[j] == frames[j-1]+PageSize {
 			j++
 		}
-		start := frames[i]
-		// A failure only leaves the old contents; Alloc clears reused frames anyway.
-		unix.Madvise(p.mem[start:frames[j-1]+PageSize], unix.MADV_DONTNEED)
+		p.discard(frames[i], frames[j-1]+PageSize)
 		i = j
 	}
 	p.mu.Lock()
@@ -99,18 +142,37 @@ func (p *PhysMem) Free(frames ...uint64) {
 	p.mu.Unlock()
 }
 
+// FreeHuge returns a large page from AllocHuge, discarded like Free's.
+func (p *PhysMem) FreeHuge(pa uint64) {
+	p.discard(pa, pa+HugePageSize)
+	p.mu.Lock()
+	p.freeHuge = append(p.freeHuge, pa)
+	p.mu.Unlock()
+}
+
+// discard drops the host pages behind [start, end) so that they read as
+// zero and no guest translation of them survives.
+func (p *PhysMem) discard(start, end uint64) {
+	if unix.Madvise(p.mem[start:end], unix.MADV_DONTNEED) != nil {
+		// Not expected for anonymous memory; at least hand out zeros.
+		clear(p.mem[start:end])
+	}
+}
+
 // Page returns the bytes of the frame at guest-physical address pa.
 func (p *PhysMem) Page(pa uint64) []byte { return p.mem[pa : pa+PageSize : pa+PageSize] }
 
 // Close releases guest RAM. No engine may use it afterwards.
 func (p *PhysMem) Close() error {
-	if p.mem == nil {
+	if p.region == nil {
 		return nil
 	}
-	err := unix.Munmap(p.mem)
-	p.mem = nil
+	err := unix.Munmap(p.region)
+	p.region, p.mem = nil, nil
 	return err
 }
+
+func sliceAddr(b []byte) uintptr { return uintptr(unsafe.Pointer(&b[0])) }
 
 // PageAlignUp rounds n up to a multiple of PageSize.
 func PageAlignUp(n uint64) uint64 { return (n + PageSize - 1) &^ (PageSize - 1) }

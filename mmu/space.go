@@ -65,8 +65,10 @@ const (
 	ptePresent  = 1 << 0
 	pteWritable = 1 << 1
 	pteUser     = 1 << 2
+	pteHuge     = 1 << 7 // in a page-directory entry: maps a large page
 	pteNoExec   = 1 << 63
 	pteAddrMask = 0x000F_FFFF_FFFF_F000
+	hugeMask    = pteAddrMask &^ (HugePageSize - 1)
 )
 
 // AddressSpace is one process's view of memory. Its methods are safe for
@@ -105,7 +107,8 @@ func (as *AddressSpace) Mappings() []Mapping {
 }
 
 // Map backs [start, start+length) with fresh zeroed frames. The range must
-// be page-aligned, inside user space and free.
+// be page-aligned, inside user space and free. Aligned 2 MiB stretches get
+// large pages while guest RAM has them to give.
 func (as *AddressSpace) Map(start, length uint64, perm Perm, name string) error {
 	as.mu.Lock()
 	defer as.mu.Unlock()
@@ -120,21 +123,53 @@ func (as *AddressSpace) Map(start, length uint64, perm Perm, name string) error 
 		return fmt.Errorf("mapping %s [0x%x, 0x%x): overlaps %s [0x%x, 0x%x)",
 			name, start, end, m.Name, m.Start, m.End)
 	}
-	for va := start; va < end; va += PageSize {
+	for va := start; va < end; {
+		if va%HugePageSize == 0 && end-va >= HugePageSize {
+			if ok, err := as.mapHuge(va, perm); err != nil {
+				as.unmapPages(start, va)
+				return err
+			} else if ok {
+				va += HugePageSize
+				continue
+			}
+		}
 		pa, err := as.phys.Alloc()
 		if err == nil {
 			err = as.setPTE(va, pa|leafBits(perm, true))
+			if err != nil {
+				as.phys.Free(pa)
+			}
 		}
 		if err != nil {
 			as.unmapPages(start, va)
 			return err
 		}
+		va += PageSize
 	}
 	i := sort.Search(len(as.mappings), func(i int) bool { return as.mappings[i].Start >= start })
 	as.mappings = append(as.mappings, Mapping{})
 	copy(as.mappings[i+1:], as.mappings[i:])
 	as.mappings[i] = Mapping{Start: start, End: end, Perm: perm, Name: name}
 	return nil
+}
+
+// mapHuge maps a large page at va if the page directory has room for one
+// there (no page table left from earlier small pages) and RAM has one.
+func (as *AddressSpace) mapHuge(va uint64, perm Perm) (bool, error) {
+	pd, err := as.table(va, 1)
+	if err != nil {
+		return false, err
+	}
+	slot := pd + 8*((va>>21)&511)
+	if as.load(slot) != 0 {
+		return false, nil
+	}
+	pa, ok := as.phys.AllocHuge()
+	if !ok {
+		return false, nil
+	}
+	as.store(slot, pa|leafBits(perm, true)|pteHuge)
+	return true, nil
 }
 
 // MapEngine maps the frame at pa at va for an engine's own use, outside the
@@ -156,6 +191,13 @@ func (as *AddressSpace) Unmap(start, length uint64) error {
 		return fmt.Errorf("unmapping [0x%x, +0x%x): not page-aligned", start, length)
 	}
 	end = PageAlignUp(end)
+	// Large pages cut by the range become small ones first, so that nothing
+	// can fail once pages start to go.
+	for _, edge := range []uint64{start, end} {
+		if err := as.splitHuge(edge); err != nil {
+			return err
+		}
+	}
 	var kept []Mapping
 	for _, m := range as.mappings {
 		if m.End <= start || m.Start >= end {
@@ -171,6 +213,32 @@ func (as *AddressSpace) Unmap(start, length uint64) error {
 		}
 	}
 	as.mappings = kept
+	return nil
+}
+
+// splitHuge turns a large page that va lies inside (not at its start) into
+// a page table of 512 small pages on the same frames.
+func (as *AddressSpace) splitHuge(va uint64) error {
+	if va%HugePageSize == 0 {
+		return nil
+	}
+	slot, huge := as.leaf(va)
+	if !huge {
+		return nil
+	}
+	t, err := as.phys.Alloc()
+	if err != nil {
+		return err
+	}
+	e := as.load(slot)
+	bits := e &^ hugeMask &^ pteHuge
+	for i := uint64(0); i < 512; i++ {
+		as.store(t+8*i, e&hugeMask+i*PageSize|bits)
+	}
+	as.tables = append(as.tables, t)
+	// The frames stay where they were, so translations the guest holds
+	// for them remain right; nothing needs flushing.
+	as.store(slot, t|ptePresent|pteWritable|pteUser)
 	return nil
 }
 
@@ -222,17 +290,24 @@ func (as *AddressSpace) overlap(start, end uint64) *Mapping {
 }
 
 // unmapPages clears the leaf entries of [start, end) and frees their frames.
+// Large pages in the range lie wholly inside it (see Unmap).
 func (as *AddressSpace) unmapPages(start, end uint64) {
 	var frames []uint64
-	for va := start; va < end; va += PageSize {
-		pte := as.leaf(va)
-		if pte == 0 {
+	for va := start; va < end; {
+		slot, huge := as.leaf(va)
+		if huge {
+			as.phys.FreeHuge(as.load(slot) & hugeMask)
+			as.store(slot, 0)
+			va = va&^(HugePageSize-1) + HugePageSize
 			continue
 		}
-		if e := as.load(pte); e&ptePresent != 0 {
-			frames = append(frames, e&pteAddrMask)
+		if slot != 0 {
+			if e := as.load(slot); e&ptePresent != 0 {
+				frames = append(frames, e&pteAddrMask)
+			}
+			as.store(slot, 0)
 		}
-		as.store(pte, 0)
+		va += PageSize
 	}
 	as.phys.Free(frames...)
 }
@@ -251,17 +326,28 @@ func leafBits(perm Perm, user bool) uint64 {
 	return bits
 }
 
-// setPTE installs a leaf entry for va, creating intermediate tables.
-// Intermediate entries allow everything; the leaf decides.
+// setPTE installs a small-page leaf entry for va, creating intermediate
+// tables. Intermediate entries allow everything; the leaf decides.
 func (as *AddressSpace) setPTE(va, entry uint64) error {
+	pt, err := as.table(va, 0)
+	if err != nil {
+		return err
+	}
+	as.store(pt+8*((va>>12)&511), entry)
+	return nil
+}
+
+// table returns the table at level (0 page table, 1 page directory, 2 PDPT)
+// on the way to va, creating the missing ones.
+func (as *AddressSpace) table(va uint64, level int) (uint64, error) {
 	table := as.root
-	for level := 3; level > 0; level-- {
-		slot := table + 8*((va>>(12+9*level))&511)
+	for l := 3; l > level; l-- {
+		slot := table + 8*((va>>(12+9*l))&511)
 		e := as.load(slot)
 		if e&ptePresent == 0 {
 			t, err := as.phys.Alloc()
 			if err != nil {
-				return err
+				return 0, err
 			}
 			as.tables = append(as.tables, t)
 			e = t | ptePresent | pteWritable | pteUser
@@ -269,22 +355,25 @@ func (as *AddressSpace) setPTE(va, entry uint64) error {
 		}
 		table = e & pteAddrMask
 	}
-	as.store(table+8*((va>>12)&511), entry)
-	return nil
+	return table, nil
 }
 
-// leaf returns the guest-physical address of va's leaf entry, or 0 if an
-// intermediate table is missing.
-func (as *AddressSpace) leaf(va uint64) uint64 {
+// leaf returns the guest-physical address of the entry that maps va (a
+// page-directory entry when huge), or 0 if an intermediate table is missing.
+func (as *AddressSpace) leaf(va uint64) (slot uint64, huge bool) {
 	table := as.root
 	for level := 3; level > 0; level-- {
-		e := as.load(table + 8*((va>>(12+9*level))&511))
+		slot := table + 8*((va>>(12+9*level))&511)
+		e := as.load(slot)
 		if e&ptePresent == 0 {
-			return 0
+			return 0, false
+		}
+		if level == 1 && e&pteHuge != 0 {
+			return slot, true
 		}
 		table = e & pteAddrMask
 	}
-	return table + 8*((va>>12)&511)
+	return table + 8*((va>>12)&511), false
 }
 
 func (as *AddressSpace) load(pa uint64) uint64 {

@@ -206,6 +206,40 @@ func TestUnmapFlushesGuestTLB(t *testing.T) {
 	}
 }
 
+func TestUnmapInsideLargePage(t *testing.T) {
+	// The guest writes to a page of a large page and to its neighbour; the
+	// host then unmaps just the first. The neighbour must keep its
+	// contents and the unmapped page must fault, whatever translation the
+	// guest or KVM held for the large page.
+	const big = 0x4000_0000
+	hole := uint64(big + 5*mmu.PageSize)
+	storeNext := []byte{0xC6, 0x83, 0x00, 0x10, 0x00, 0x00, 0x01} // movb $1, 0x1000(%rbx)
+	loadNext := []byte{0x8A, 0x83, 0x00, 0x10, 0x00, 0x00}        // mov 0x1000(%rbx), %al
+	g := newGuest(t, movRBX(hole), opStoreBX, storeNext, opSyscall, loadNext, opSyscall, opLoadBX, opSyscall)
+	if err := g.as.Map(big, mmu.HugePageSize, mmu.Read|mmu.Write, "big"); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := g.as.Translate(big, false)
+	last, _ := g.as.Translate(big+mmu.HugePageSize-1, false)
+	if first%mmu.HugePageSize != 0 || last != first+mmu.HugePageSize-1 {
+		t.Fatalf("frames %#x..%#x: the mapping did not get a large page", first, last)
+	}
+	g.run(t, cpu.ExitSyscall)
+	if err := g.as.Unmap(hole, mmu.PageSize); err != nil {
+		t.Fatal(err)
+	}
+	r := g.cpu.Regs()
+	r.RAX = 0
+	g.run(t, cpu.ExitSyscall)
+	if r.RAX&0xFF != 1 {
+		t.Fatalf("neighbour of the unmapped page reads %#x, want 1", r.RAX&0xFF)
+	}
+	f := g.run(t, cpu.ExitFault).Fault
+	if f.Vector != cpu.VecPageFault || f.Addr != hole {
+		t.Fatalf("access to the unmapped page: fault %+v, want a page fault at %#x", f, hole)
+	}
+}
+
 func TestUnmapWhileRunningFreesOnlyThatPage(t *testing.T) {
 	// The stack stays usable across the unmap of another page.
 	g := newGuest(t, opSyscall, opIncRAX, opSyscall)

@@ -41,9 +41,12 @@ enum {
 #define HDR ((size_t)16)
 #define MIN_CHUNK ((size_t)32)
 #define MMAP_THRESHOLD ((size_t)256 << 10)
-#define GROW_MIN ((size_t)128 << 10)
-#define TRIM_THRESHOLD ((size_t)1 << 20)
-#define TRIM_KEEP ((size_t)256 << 10)
+/* Every brk is a trap out of the VM, tens of microseconds where exits are
+ * slow, so the heap grows by at least 1 MiB (untouched memory costs the
+ * host nothing) and gives memory back only in big pieces. */
+#define GROW_MIN ((size_t)1 << 20)
+#define TRIM_THRESHOLD ((size_t)4 << 20)
+#define TRIM_KEEP ((size_t)1 << 20)
 #define MAX_REQUEST (((size_t)1 << 47) - 4096)
 
 #define NSMALL 64 /* bins 2..63 hold exact sizes 32..1008 */

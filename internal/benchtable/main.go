@@ -23,7 +23,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -37,14 +36,23 @@ func main() {
 
 	rows := [][]string{{"measurement", "aurora-vm", "reference", "ratio", "target"}}
 
-	// 1. Trap cost.
-	const loops = 20000
-	perCall := (median(5, func() time.Duration { return runVM("testimages/build/getpid_loop.elf", strconv.Itoa(loops)) }) -
-		median(5, func() time.Duration { return runVM("testimages/build/getpid_loop.elf", "0") })) / loops
-	bare := goBench("BenchmarkBareExit", "BenchmarkBareExitRing3")
-	ring0, ring3 := bare["BenchmarkBareExit"], bare["BenchmarkBareExitRing3"]
-	rows = append(rows, []string{"getpid syscall vs bare exit from ring 3", us(perCall), us(ring3), ratio(perCall, ring3), "<= 1.2x"})
-	rows = append(rows, []string{"bare exit: ring 3 vs ring 0 (host's cost)", us(ring3), us(ring0), ratio(ring3, ring0), "-"})
+	// 1. Trap cost. The guest loop and the bare-exit guests take turns, and
+	// each ratio is the median of the rounds' ratios, so that load from
+	// elsewhere on the machine hits both sides of a ratio alike.
+	kvmBench := filepath.Join(tmp, "kvm.test")
+	goTool("test", "-c", "-o", kvmBench, "./cpu/kvm")
+	var call, ring3 samples
+	for round := 0; round < 5; round++ {
+		const loops = 40000
+		c := (runVM("testimages/build/getpid_loop.elf", strconv.Itoa(loops)) -
+			runVM("testimages/build/getpid_loop.elf", "0")) / loops
+		r3 := benchmark(kvmBench, "BenchmarkBareExitRing3")
+		r0 := benchmark(kvmBench, "BenchmarkBareExit")
+		call.add(c, r3)
+		ring3.add(r3, r0)
+	}
+	rows = append(rows, call.row("getpid syscall vs bare exit from ring 3", us, "<= 1.2x"))
+	rows = append(rows, ring3.row("bare exit: ring 3 vs ring 0 (host's cost)", us, "-"))
 
 	// 2. Start-up: hello under aurora-vm and under qemu-x86_64.
 	hostHello := filepath.Join(tmp, "hello-linux")
@@ -59,43 +67,57 @@ func main() {
 		rows = append(rows, []string{"hello: peak RSS", mib(vmRSS), "-", "", "< 30 MiB"})
 	}
 
-	// 3. CPU-bound code: sieve under KVM against native.
+	// 3. CPU-bound code: sieve under KVM against native, interleaved.
 	native := filepath.Join(tmp, "sieve-native")
 	gcc("-O2", "-o", native, "testimages/sieve.c")
 	args := []string{"20000000", "5"}
-	var kvmT, natT []time.Duration
-	for i := 0; i < 9; i++ { // interleaved, so drift hits both alike
-		kvmT = append(kvmT, wall(vm, append([]string{"run", "testimages/build/sieve.elf"}, args...)...))
-		natT = append(natT, wall(native, args...))
+	var sieve samples
+	for i := 0; i < 9; i++ {
+		sieve.add(wall(vm, append([]string{"run", "testimages/build/sieve.elf"}, args...)...), wall(native, args...))
 	}
-	k, n := med(kvmT), med(natT)
-	rows = append(rows, []string{"sieve 2e7 x5: KVM vs native", ms(k), ms(n), ratio(k, n), "<= 1.05x"})
+	rows = append(rows, sieve.row("sieve 2e7 x5: KVM vs native", ms, "<= 1.05x"))
 
 	printTable(rows)
 }
 
-// goBench runs cpu/kvm benchmarks in one process, one after the other, three
-// times over, and returns the median time per operation of each.
-func goBench(names ...string) map[string]time.Duration {
-	pattern := "^(" + strings.Join(names, "|") + ")$"
-	out, err := exec.Command("go", "test", "-run", "^$", "-bench", pattern, "-benchtime", "20000x", "-count", "3", "./cpu/kvm").CombinedOutput()
+// samples pairs measurements taken side by side: a[i] and b[i] ran one
+// right after the other.
+type samples struct{ a, b []time.Duration }
+
+func (s *samples) add(a, b time.Duration) {
+	s.a = append(s.a, a)
+	s.b = append(s.b, b)
+}
+
+// row reports the median of each side and the median of the pairs' ratios.
+func (s *samples) row(name string, unit func(time.Duration) string, target string) []string {
+	var ratios []float64
+	for i := range s.a {
+		ratios = append(ratios, float64(s.a[i])/float64(s.b[i]))
+	}
+	slices.Sort(ratios)
+	return []string{name, unit(med(s.a)), unit(med(s.b)), fmt.Sprintf("%.2fx", ratios[len(ratios)/2]), target}
+}
+
+// benchmark runs one benchmark of a compiled cpu/kvm test binary and
+// returns its time per operation.
+func benchmark(testBinary, name string) time.Duration {
+	out, err := exec.Command(testBinary, "-test.run", "^$", "-test.bench", "^"+name+"$", "-test.benchtime", "20000x").CombinedOutput()
 	if err != nil {
-		fail("go test -bench %s: %v\n%s", pattern, err, out)
+		fail("%s -test.bench %s: %v\n%s", testBinary, name, err, out)
 	}
-	re := regexp.MustCompile(`(?m)^(Benchmark\w+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op`)
-	all := map[string][]time.Duration{}
-	for _, m := range re.FindAllSubmatch(out, -1) {
-		f, _ := strconv.ParseFloat(string(m[2]), 64)
-		all[string(m[1])] = append(all[string(m[1])], time.Duration(f))
+	m := regexp.MustCompile(name + `(?:-\d+)?\s+\d+\s+([\d.]+) ns/op`).FindSubmatch(out)
+	if m == nil {
+		fail("no result for %s in:\n%s", name, out)
 	}
-	res := map[string]time.Duration{}
-	for _, name := range names {
-		if len(all[name]) == 0 {
-			fail("no result for %s in:\n%s", name, out)
-		}
-		res[name] = med(all[name])
+	f, _ := strconv.ParseFloat(string(m[1]), 64)
+	return time.Duration(f)
+}
+
+func goTool(args ...string) {
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+		fail("go %v: %v\n%s", args, err, out)
 	}
-	return res
 }
 
 func runVM(args ...string) time.Duration {
@@ -130,14 +152,6 @@ func timeAndRSS(n int, name string, args ...string) (time.Duration, int64) {
 		}
 	}
 	return med(ts), rss
-}
-
-func median(n int, f func() time.Duration) time.Duration {
-	var ds []time.Duration
-	for i := 0; i < n; i++ {
-		ds = append(ds, f())
-	}
-	return med(ds)
 }
 
 func med(ds []time.Duration) time.Duration {

@@ -1,0 +1,92 @@
+package kernel
+
+import (
+	"testing"
+
+	"github.com/aurora-vm/aurora-vm/mmu"
+)
+
+// newTestProcess spawns the minimal program of goodELF in size bytes of
+// guest RAM, without running it.
+func newTestProcess(t *testing.T, size uint64) *Process {
+	t.Helper()
+	phys, err := mmu.NewPhysMem(size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { phys.Close() })
+	img, err := ParseELF(goodELF().bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{Phys: phys}).Spawn(img, []string{"prog"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func mapped(p *Process, va uint64) bool {
+	_, ok := p.as.Translate(va, true)
+	return ok
+}
+
+func TestBrkGrowsTheHeapInLargePages(t *testing.T) {
+	p := newTestProcess(t, 16<<20)
+	if got := p.Brk(0); got != HeapStart {
+		t.Fatalf("initial break %#x, want %#x", got, HeapStart)
+	}
+	if got := p.Brk(HeapStart + 10); got != HeapStart+10 {
+		t.Fatalf("brk = %#x, want %#x", got, HeapStart+10)
+	}
+	if !mapped(p, HeapStart) || !mapped(p, HeapStart+mmu.HugePageSize-1) || mapped(p, HeapStart+mmu.HugePageSize) {
+		t.Error("the heap is not mapped to the end of the large page holding the break")
+	}
+	p.Brk(HeapStart + mmu.HugePageSize + 1)
+	if !mapped(p, HeapStart+2*mmu.HugePageSize-1) {
+		t.Error("growing past a large page did not map the next one")
+	}
+	if got := p.Brk(HeapStart + 100); got != HeapStart+100 || mapped(p, HeapStart+mmu.HugePageSize) {
+		t.Errorf("shrinking: brk %#x, second large page still mapped: %v", got, mapped(p, HeapStart+mmu.HugePageSize))
+	}
+	if got := p.Brk(MmapStart + 1); got != HeapStart+100 {
+		t.Errorf("a break past the heap region moved it to %#x", got)
+	}
+	p.Brk(HeapStart)
+	if mapped(p, HeapStart) {
+		t.Error("brk back to the start left the heap mapped")
+	}
+}
+
+func TestBrkMapsExactPagesWhenMemoryIsShort(t *testing.T) {
+	// 3 MiB of RAM: the stack takes 1 MiB, so a 2 MiB heap cannot fit, but
+	// two pages can.
+	p := newTestProcess(t, 3<<20)
+	if got := p.Brk(HeapStart + 2*mmu.PageSize); got != HeapStart+2*mmu.PageSize {
+		t.Fatalf("brk = %#x, want %#x", got, HeapStart+2*mmu.PageSize)
+	}
+	if !mapped(p, HeapStart+mmu.PageSize) || mapped(p, HeapStart+2*mmu.PageSize) {
+		t.Error("with little memory the heap should end at the break's page")
+	}
+	if got := p.Brk(HeapStart + 4<<20); got != HeapStart+2*mmu.PageSize {
+		t.Errorf("a break memory cannot back moved it to %#x", got)
+	}
+}
+
+func TestMmapPlacesLargeRequestsOnLargePageBoundaries(t *testing.T) {
+	p := newTestProcess(t, 32<<20)
+	small := p.Mmap(0, 100)
+	if small != MmapStart {
+		t.Fatalf("first mmap at %#x, want %#x", small, MmapStart)
+	}
+	big := p.Mmap(0, 3<<20)
+	if big != MmapStart+mmu.HugePageSize {
+		t.Errorf("3 MiB mmap at %#x, want the first free 2 MiB boundary %#x", big, MmapStart+mmu.HugePageSize)
+	}
+	if again := p.Mmap(0, mmu.PageSize); again != MmapStart+mmu.PageSize {
+		t.Errorf("a small mmap after it at %#x, want the gap at %#x", again, MmapStart+mmu.PageSize)
+	}
+	if p.Munmap(big, 3<<20) != 0 || mapped(p, big) {
+		t.Error("munmap of the large mapping failed")
+	}
+}
