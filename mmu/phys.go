@@ -5,7 +5,8 @@
 // mappings (what the program asked for, with permissions) and x86-64 4-level
 // page tables in guest-physical memory (what the CPU walks). Both are changed
 // together by Map and Unmap, so the KVM engine can point CR3 at Root and the
-// kernel can check and copy guest buffers through the same frames.
+// kernel can check and copy guest buffers through the same frames. Aligned
+// 2 MiB stretches of a mapping are large pages, split when an unmap cuts one.
 package mmu
 
 import (
