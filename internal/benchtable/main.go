@@ -8,7 +8,11 @@
 //     from ring 0, which shows what the host charges for leaving ring 3;
 //   - wall time and peak RSS of `aurora-vm run hello.elf` against
 //     qemu-x86_64 running the same program built as a static Linux binary;
-//   - the sieve test image under KVM against the same C code built natively.
+//   - the sieve and heap test images under KVM against the same C code built
+//     natively.
+//
+// Each ratio is the median of the ratios of the pairs, each side's figure
+// the median of its own samples.
 //
 // Run it from the repository root after `make` (`make bench` does both).
 package main
@@ -76,6 +80,16 @@ func main() {
 		sieve.add(wall(vm, append([]string{"run", "testimages/build/sieve.elf"}, args...)...), wall(native, args...))
 	}
 	rows = append(rows, sieve.row("sieve 2e7 x5: KVM vs native", ms, "<= 1.05x"))
+
+	// 4. Memory-bound code: 100000 heap blocks (~100 MB touched for the
+	// first time), where every new page costs a fault in KVM.
+	heapNative := filepath.Join(tmp, "heap-native")
+	gcc("-O2", "-o", heapNative, "testimages/heap.c")
+	var heap samples
+	for i := 0; i < 9; i++ {
+		heap.add(wall(vm, "run", "testimages/build/heap.elf", "100000"), wall(heapNative, "100000"))
+	}
+	rows = append(rows, heap.row("heap 1e5 blocks: KVM vs native", ms, "-"))
 
 	printTable(rows)
 }
