@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -81,6 +82,9 @@ type vcpu struct {
 	resumeRIP   uint64 // stub instruction after the trapping OUT
 	tid         atomic.Int32
 	interrupted atomic.Bool
+	// destroyMu keeps Interrupt, which other goroutines call, from racing
+	// with destroy unmapping the kvm_run page.
+	destroyMu sync.Mutex
 }
 
 // resumeFrom names the ways a trap returns to ring 3. While the kernel
@@ -431,6 +435,11 @@ func (c *vcpu) stackWord(va uint64) ([]byte, error) {
 // Interrupt implements cpu.CPU: immediate_exit covers a vCPU about to enter
 // the guest, and a signal kicks one already inside it.
 func (c *vcpu) Interrupt() {
+	c.destroyMu.Lock()
+	defer c.destroyMu.Unlock()
+	if c.run == nil {
+		return
+	}
 	c.interrupted.Store(true)
 	c.run.ImmediateExit = 1
 	if tid := c.tid.Load(); tid != 0 {
@@ -451,6 +460,8 @@ func (c *vcpu) Close() error {
 
 // destroy releases the vCPU's host resources for good.
 func (c *vcpu) destroy() {
+	c.destroyMu.Lock()
+	defer c.destroyMu.Unlock()
 	if c.mem != nil {
 		unix.Munmap(c.mem)
 		c.mem, c.run = nil, nil
