@@ -17,6 +17,9 @@ test: all
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) test -count=1 ./...
+	# The packages where goroutines meet (kills, interrupts, console reads)
+	# again under the race detector.
+	$(GO) test -count=1 -race ./cpu/... ./kernel/... ./mmu/...
 
 bench: all
 	$(GO) run ./internal/benchtable
