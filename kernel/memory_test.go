@@ -1,8 +1,10 @@
 package kernel
 
 import (
+	"strings"
 	"testing"
 
+	"github.com/aurora-vm/aurora-vm/cpu"
 	"github.com/aurora-vm/aurora-vm/mmu"
 )
 
@@ -88,5 +90,35 @@ func TestMmapPlacesLargeRequestsOnLargePageBoundaries(t *testing.T) {
 	}
 	if p.Munmap(big, 3<<20) != 0 || mapped(p, big) {
 		t.Error("munmap of the large mapping failed")
+	}
+}
+
+func TestFaultExplanations(t *testing.T) {
+	p := newTestProcess(t, 16<<20)
+	stackBottom := uint64(StackTop - StackSize)
+	pf := func(addr, code uint64) cpu.Fault {
+		return cpu.Fault{Vector: cpu.VecPageFault, ErrorCode: code, Addr: addr, PC: 0x400000}
+	}
+	const write, present, fetch = 0x2, 0x1, 0x10
+	for _, c := range []struct {
+		f    cpu.Fault
+		want string
+	}{
+		{pf(0, write), "write to unmapped address 0x0 at pc 0x400000 (NULL pointer)"},
+		{pf(0x18, 0), "read from unmapped address 0x18 at pc 0x400000 (NULL pointer)"},
+		{pf(stackBottom-8, write), "(stack overflow: the stack is 1 MiB)"},
+		{pf(0x400000, write|present), "write to protected address 0x400000 at pc 0x400000 (image, r-x)"},
+		{pf(stackBottom+16, fetch|present), "execute at protected address"},
+		{pf(stackBottom+16, fetch|present), "(stack, rw-)"},
+		{pf(0x3000_0000, 0), "read from unmapped address 0x30000000 at pc 0x400000"},
+		{cpu.Fault{Vector: cpu.VecInvalidOp, PC: 0x400002}, "invalid opcode at pc 0x400002"},
+	} {
+		got := p.explain(c.f)
+		if !strings.Contains(got, c.want) {
+			t.Errorf("explain(%+v) = %q, want it to contain %q", c.f, got, c.want)
+		}
+		if strings.HasSuffix(c.want, "0x30000000 at pc 0x400000") && strings.Contains(got, "(") {
+			t.Errorf("explain(%+v) = %q: an address with no story got one", c.f, got)
+		}
 	}
 }

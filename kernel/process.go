@@ -97,7 +97,7 @@ func (p *Process) Run() ExitStatus {
 		case cpu.ExitSyscall:
 			p.k.cfg.Syscalls(p, regs)
 		case cpu.ExitFault:
-			return p.die(ex.Fault.Signal(), ex.Fault.String())
+			return p.die(ex.Fault.Signal(), p.explain(ex.Fault))
 		case cpu.ExitInterrupted:
 		}
 		if sig := p.pendingKill(); sig != 0 && !p.exited {
@@ -106,6 +106,31 @@ func (p *Process) Run() ExitStatus {
 	}
 	return p.status
 }
+
+// explain describes a fault in one line, with what the address was to the
+// program where that helps: a NULL pointer, the end of the stack, or the
+// mapping whose permissions refused the access.
+func (p *Process) explain(f cpu.Fault) string {
+	line := f.String()
+	if f.Vector != cpu.VecPageFault {
+		return line
+	}
+	stackBottom := uint64(StackTop - StackSize)
+	switch m, mapped := p.as.Find(f.Addr); {
+	case mapped:
+		return fmt.Sprintf("%s (%s, %v)", line, m.Name, m.Perm)
+	case f.Addr < nullGuard:
+		return line + " (NULL pointer)"
+	case f.Addr < stackBottom && f.Addr >= stackBottom-StackSize:
+		return fmt.Sprintf("%s (stack overflow: the stack is %d MiB)", line, StackSize>>20)
+	}
+	return line
+}
+
+// nullGuard is how far above address 0 an access still counts as through
+// a NULL pointer (a field of a struct at NULL, say). Nothing is mapped
+// below mmu.UserStart, and programs start at ImageBase.
+const nullGuard = 0x10000
 
 // Exit ends the process with an exit code, as the exit syscall does.
 func (p *Process) Exit(code int) {
