@@ -64,6 +64,11 @@ func main() {
 		},
 		// Errors are printed once, by main, in one line.
 		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   usageError,
+		CommandNotFound: func(_ *cli.Context, name string) {
+			fmt.Fprintf(os.Stderr, "aurora-vm: %s: no such command (commands: run, version)\n", name)
+			os.Exit(exitCannotRun)
+		},
 	}
 	err := app.Run(os.Args)
 	var ee *exitError
@@ -78,6 +83,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "aurora-vm:", err)
 		os.Exit(exitCannotRun)
 	}
+}
+
+// usageError reports a bad flag in one line, without the help text that
+// would bury it; `aurora-vm run --help` shows that.
+func usageError(c *cli.Context, err error, _ bool) error {
+	help := "aurora-vm --help"
+	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
+		help = "aurora-vm " + c.Command.Name + " --help"
+	}
+	return cannotRun("%v (see %s)", err, help)
 }
 
 func versionString() string {
@@ -101,7 +116,8 @@ func runCommand() *cli.Command {
 			&cli.DurationFlag{Name: "timeout", Usage: "kill the program after this long (e.g. 10s); exit status 124"},
 			&cli.BoolFlag{Name: "trace", Usage: "print one line per syscall on stderr"},
 		},
-		Action: run,
+		Action:       run,
+		OnUsageError: usageError,
 	}
 }
 
@@ -113,6 +129,9 @@ func run(c *cli.Context) error {
 	memSize, err := parseSize(c.String("memory"))
 	if err != nil {
 		return cannotRun("--memory: %v", err)
+	}
+	if c.Duration("timeout") < 0 {
+		return cannotRun("--timeout: %v is negative", c.Duration("timeout"))
 	}
 	img, err := kernel.LoadProgram(path)
 	if err != nil {

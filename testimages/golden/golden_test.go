@@ -253,11 +253,15 @@ func TestCommandLineErrors(t *testing.T) {
 		{[]string{"run", "--accel", "qemu", hello}, "want auto, kvm or interp"},
 		{[]string{"run", "--memory", "lots", hello}, "not a size"},
 		{[]string{"run", "--memory", "4G", hello}, "exceeds"},
+		{[]string{"run", "--timeout", "-5s", hello}, "--timeout: -5s is negative"},
+		{[]string{"run", "--timeout", "soon", hello}, `invalid value "soon" for flag -timeout`},
+		{[]string{"run", "--bogus", hello}, "flag provided but not defined: -bogus (see aurora-vm run --help)"},
+		{[]string{"frob"}, "frob: no such command"},
 	} {
 		got := runVM(t, nil, c.args...)
-		if got.status != 125 || !strings.Contains(got.stderr, c.want) || strings.Count(got.stderr, "\n") != 1 {
-			t.Errorf("aurora-vm %s: status %d stderr %q, want 125 and one line with %q",
-				strings.Join(c.args, " "), got.status, got.stderr, c.want)
+		if got.status != 125 || !strings.Contains(got.stderr, c.want) || strings.Count(got.stderr, "\n") != 1 || got.stdout != "" {
+			t.Errorf("aurora-vm %s: status %d stderr %q stdout %q, want 125, one line with %q and no output",
+				strings.Join(c.args, " "), got.status, got.stderr, got.stdout, c.want)
 		}
 	}
 }
