@@ -22,10 +22,12 @@ const (
 	heapStart  = 0x10000000
 )
 
-func needGCC(t *testing.T) {
+// needTool fails the test when a build tool is missing: gcc and binutils
+// are part of the project's toolchain (.ci/run installs them).
+func needTool(t *testing.T, name string) {
 	t.Helper()
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc is not installed")
+	if _, err := exec.LookPath(name); err != nil {
+		t.Fatalf("%s is not installed; it is needed to build Aurora programs (apt-get install build-essential)", name)
 	}
 }
 
@@ -53,7 +55,7 @@ func guestDir(t *testing.T) string {
 // temporary directory, renames every symbol of its objects to aurora_NAME,
 // links them with testdata/harness.c and glibc, and runs the comparisons.
 func TestLibcAgainstGlibc(t *testing.T) {
-	needGCC(t)
+	needTool(t, "gcc")
 	for _, prog := range []string{"make", "ld", "nm", "objcopy"} {
 		if _, err := exec.LookPath(prog); err != nil {
 			t.Fatalf("%s is needed beside gcc: %v", prog, err)
@@ -240,7 +242,7 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 // TestAuroraCC builds a program from a directory outside the repository
 // and checks the image, the compile-only modes and error reporting.
 func TestAuroraCC(t *testing.T) {
-	needGCC(t)
+	needTool(t, "gcc")
 	cc := filepath.Join(guestDir(t), "aurora-cc")
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
@@ -298,7 +300,7 @@ func TestAuroraCC(t *testing.T) {
 // function) with warnings as errors: the headers must provide every name
 // and constant they use, with compatible types.
 func TestDocExamplesCompile(t *testing.T) {
-	needGCC(t)
+	needTool(t, "gcc")
 	dir := t.TempDir()
 	src := filepath.Join(guestDir(t), "testdata", "doc_examples.c")
 	run(t, dir, filepath.Join(guestDir(t), "aurora-cc"), "-O2", "-Wall", "-Werror", "-o", "examples.elf", src)
@@ -310,10 +312,7 @@ func TestDocExamplesCompile(t *testing.T) {
 // kernel sets up no thread pointer).
 func checkTraps(t *testing.T, path string) {
 	t.Helper()
-	if _, err := exec.LookPath("objdump"); err != nil {
-		t.Log("objdump not installed; not disassembling")
-		return
-	}
+	needTool(t, "objdump")
 	dis := run(t, ".", "objdump", "-d", "--no-show-raw-insn", path)
 	syscalls := 0
 	bad := regexp.MustCompile(`\s(int|int3|sysenter|int1|into)\s|%fs:|%gs:|__stack_chk`)
