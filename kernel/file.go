@@ -7,15 +7,11 @@ import (
 
 // File is an open file description: what a file descriptor refers to.
 type File interface {
-	Read(p []byte) (int, error)
-	Write(p []byte) (int, error)
+	// Read reads into b. A read that has to wait gives up with
+	// errInterrupted when cancel is closed (the process is being killed).
+	Read(b []byte, cancel <-chan struct{}) (int, error)
+	Write(b []byte) (int, error)
 	Close() error
-}
-
-// cancelableReader is a File whose blocking reads can be abandoned when
-// cancel is closed, so that a process waiting for input can still be killed.
-type cancelableReader interface {
-	ReadCancelable(b []byte, cancel <-chan struct{}) (int, error)
 }
 
 // console is one of the host's standard streams. Host reads happen on a
@@ -32,10 +28,8 @@ type console struct {
 	inflight chan struct{} // closed when the outstanding host read completes
 }
 
-func (c *console) Read(b []byte) (int, error) { return c.ReadCancelable(b, nil) }
-
-// ReadCancelable implements cancelableReader.
-func (c *console) ReadCancelable(b []byte, cancel <-chan struct{}) (int, error) {
+// Read implements File.
+func (c *console) Read(b []byte, cancel <-chan struct{}) (int, error) {
 	if c.r == nil {
 		return 0, errNotReadable
 	}
@@ -145,13 +139,7 @@ func (p *Process) Read(fd int, buf, n uint64) int64 {
 		return -1
 	}
 	data := make([]byte, n)
-	var got int
-	var err error
-	if cr, ok := f.(cancelableReader); ok {
-		got, err = cr.ReadCancelable(data, p.kill)
-	} else {
-		got, err = f.Read(data)
-	}
+	got, err := f.Read(data, p.kill)
 	if err != nil && got == 0 {
 		return -1
 	}

@@ -13,7 +13,7 @@ func TestConsoleReadGivesWayToCancel(t *testing.T) {
 	cancel := make(chan struct{})
 	result := make(chan error, 1)
 	go func() {
-		_, err := c.ReadCancelable(make([]byte, 8), cancel)
+		_, err := c.Read(make([]byte, 8), cancel)
 		result <- err
 	}()
 	select {
@@ -38,11 +38,11 @@ func TestConsoleReadGivesWayToCancel(t *testing.T) {
 		w.Close()
 	}()
 	b := make([]byte, 8)
-	n, err := c.Read(b)
+	n, err := c.Read(b, nil)
 	if err != nil || string(b[:n]) != "abc" {
 		t.Fatalf("next read got %q, %v; want the input written after the cancel", b[:n], err)
 	}
-	if n, err := c.Read(b); n != 0 || err != nil {
+	if n, err := c.Read(b, nil); n != 0 || err != nil {
 		t.Fatalf("read at end of input = %d, %v; want 0, nil", n, err)
 	}
 }
@@ -54,7 +54,7 @@ func TestConsoleReadsInPieces(t *testing.T) {
 	var got []byte
 	for len(got) < 5 {
 		b := make([]byte, 2)
-		n, err := c.Read(b)
+		n, err := c.Read(b, nil)
 		if err != nil || n == 0 {
 			t.Fatalf("read = %d, %v after %q", n, err, got)
 		}
@@ -67,7 +67,7 @@ func TestConsoleReadsInPieces(t *testing.T) {
 
 func TestConsoleWithoutReaderRefusesReads(t *testing.T) {
 	c := &console{}
-	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, errNotReadable) {
+	if _, err := c.Read(make([]byte, 1), nil); !errors.Is(err, errNotReadable) {
 		t.Fatalf("read from an output console: %v", err)
 	}
 }

@@ -162,14 +162,20 @@ func with(e testELF, change func(*testELF)) []byte {
 	return e.bytes()
 }
 
-func newTestSpace(t testing.TB) *mmu.AddressSpace {
+// newTestPhys reserves size bytes of guest RAM for one test.
+func newTestPhys(t testing.TB, size uint64) *mmu.PhysMem {
 	t.Helper()
-	phys, err := mmu.NewPhysMem(8 << 20)
+	phys, err := mmu.NewPhysMem(size)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { phys.Close() })
-	as, err := mmu.NewAddressSpace(phys)
+	return phys
+}
+
+func newTestSpace(t testing.TB) *mmu.AddressSpace {
+	t.Helper()
+	as, err := mmu.NewAddressSpace(newTestPhys(t, 8<<20))
 	if err != nil {
 		t.Fatal(err)
 	}

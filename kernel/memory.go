@@ -15,7 +15,7 @@ func (p *Process) Brk(newBreak uint64) uint64 {
 	if newBreak < HeapStart || newBreak > MmapStart {
 		return p.brk
 	}
-	need, want := mmu.PageAlignUp(newBreak), hugeAlignUp(newBreak)
+	need, want := mmu.PageAlignUp(newBreak), mmu.HugePageAlignUp(newBreak)
 	switch {
 	case need > p.heapEnd:
 		if p.as.Map(p.heapEnd, want-p.heapEnd, mmu.Read|mmu.Write, "heap") != nil {
@@ -32,8 +32,6 @@ func (p *Process) Brk(newBreak uint64) uint64 {
 	p.brk = newBreak
 	return p.brk
 }
-
-func hugeAlignUp(n uint64) uint64 { return (n + mmu.HugePageSize - 1) &^ (mmu.HugePageSize - 1) }
 
 // MmapFailed is what mmap returns on failure: (uint64)-1.
 const MmapFailed = ^uint64(0)

@@ -12,16 +12,11 @@ import (
 // guest RAM, without running it.
 func newTestProcess(t *testing.T, size uint64) *Process {
 	t.Helper()
-	phys, err := mmu.NewPhysMem(size)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { phys.Close() })
 	img, err := ParseELF(goodELF().bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(Config{Phys: phys}).Spawn(img, []string{"prog"}, nil)
+	p, err := New(Config{Phys: newTestPhys(t, size)}).Spawn(img, []string{"prog"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,7 +108,7 @@ func (p *PhysMem) AllocHuge() (uint64, bool) {
 		p.freeHuge = p.freeHuge[:n-1]
 		return pa, true
 	}
-	start := (p.next + HugePageSize - 1) &^ (HugePageSize - 1)
+	start := HugePageAlignUp(p.next)
 	if start+HugePageSize > uint64(len(p.mem)) {
 		return 0, false
 	}
@@ -174,6 +174,9 @@ func (p *PhysMem) Close() error {
 }
 
 func sliceAddr(b []byte) uintptr { return uintptr(unsafe.Pointer(&b[0])) }
+
+// HugePageAlignUp rounds n up to a multiple of HugePageSize.
+func HugePageAlignUp(n uint64) uint64 { return (n + HugePageSize - 1) &^ (HugePageSize - 1) }
 
 // PageAlignUp rounds n up to a multiple of PageSize.
 func PageAlignUp(n uint64) uint64 { return (n + PageSize - 1) &^ (PageSize - 1) }

@@ -124,27 +124,12 @@ func (as *AddressSpace) Map(start, length uint64, perm Perm, name string) error 
 			name, start, end, m.Name, m.Start, m.End)
 	}
 	for va := start; va < end; {
-		if va%HugePageSize == 0 && end-va >= HugePageSize {
-			if ok, err := as.mapHuge(va, perm); err != nil {
-				as.unmapPages(start, va)
-				return err
-			} else if ok {
-				va += HugePageSize
-				continue
-			}
-		}
-		pa, err := as.phys.Alloc()
-		if err == nil {
-			err = as.setPTE(va, pa|leafBits(perm, true))
-			if err != nil {
-				as.phys.Free(pa)
-			}
-		}
+		n, err := as.mapAt(va, end, perm)
 		if err != nil {
 			as.unmapPages(start, va)
 			return err
 		}
-		va += PageSize
+		va += n
 	}
 	i := sort.Search(len(as.mappings), func(i int) bool { return as.mappings[i].Start >= start })
 	as.mappings = append(as.mappings, Mapping{})
@@ -153,23 +138,33 @@ func (as *AddressSpace) Map(start, length uint64, perm Perm, name string) error 
 	return nil
 }
 
-// mapHuge maps a large page at va if the page directory has room for one
-// there (no page table left from earlier small pages) and RAM has one.
-func (as *AddressSpace) mapHuge(va uint64, perm Perm) (bool, error) {
-	pd, err := as.table(va, 1)
+// mapAt backs va with a large page if [va, end) starts with an aligned
+// 2 MiB stretch and one is free, else with a single frame, and returns how
+// many bytes it mapped.
+func (as *AddressSpace) mapAt(va, end uint64, perm Perm) (uint64, error) {
+	if va%HugePageSize == 0 && end-va >= HugePageSize {
+		pd, err := as.table(va, 1)
+		if err != nil {
+			return 0, err
+		}
+		// A page table left by earlier small pages keeps this stretch small.
+		slot := pd + 8*((va>>21)&511)
+		if as.load(slot) == 0 {
+			if pa, ok := as.phys.AllocHuge(); ok {
+				as.store(slot, pa|leafBits(perm, true)|pteHuge)
+				return HugePageSize, nil
+			}
+		}
+	}
+	pa, err := as.phys.Alloc()
 	if err != nil {
-		return false, err
+		return 0, err
 	}
-	slot := pd + 8*((va>>21)&511)
-	if as.load(slot) != 0 {
-		return false, nil
+	if err := as.setPTE(va, pa|leafBits(perm, true)); err != nil {
+		as.phys.Free(pa)
+		return 0, err
 	}
-	pa, ok := as.phys.AllocHuge()
-	if !ok {
-		return false, nil
-	}
-	as.store(slot, pa|leafBits(perm, true)|pteHuge)
-	return true, nil
+	return PageSize, nil
 }
 
 // MapEngine maps the frame at pa at va for an engine's own use, outside the
@@ -298,7 +293,7 @@ func (as *AddressSpace) unmapPages(start, end uint64) {
 		if huge {
 			as.phys.FreeHuge(as.load(slot) & hugeMask)
 			as.store(slot, 0)
-			va = va&^(HugePageSize-1) + HugePageSize
+			va = HugePageAlignUp(va + 1)
 			continue
 		}
 		if slot != 0 {

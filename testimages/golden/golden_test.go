@@ -13,6 +13,7 @@ import (
 	"debug/elf"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,9 +82,15 @@ type result struct {
 // its exit status.
 func runVM(t *testing.T, stdin []byte, args ...string) result {
 	t.Helper()
+	return runVMFrom(t, bytes.NewReader(stdin), args...)
+}
+
+// runVMFrom is runVM with any standard input, such as a pipe kept open.
+func runVMFrom(t *testing.T, stdin io.Reader, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(vmBinary, args...)
 	var out, errOut bytes.Buffer
-	cmd.Stdin = bytes.NewReader(stdin)
+	cmd.Stdin = stdin
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	status := 0
@@ -306,16 +313,12 @@ func TestTimeoutInterruptsConsoleRead(t *testing.T) {
 	}
 	defer w.Close() // held open: the program's read never sees EOF
 	defer r.Close()
-	cmd := exec.Command(vmBinary, "run", "--timeout", "300ms", filepath.Join("build", "syscalls.elf"))
-	var out, errOut bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = r, &out, &errOut
-	err = cmd.Run()
-	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != 124 || !strings.Contains(errOut.String(), "timed out after 300ms") {
-		t.Fatalf("err %v stderr %q, want status 124 and a timeout message", err, errOut.String())
+	got := runVMFrom(t, r, "run", "--timeout", "300ms", filepath.Join("build", "syscalls.elf"))
+	if got.status != 124 || !strings.Contains(got.stderr, "timed out after 300ms") {
+		t.Fatalf("status %d stderr %q, want 124 and a timeout message", got.status, got.stderr)
 	}
-	if !strings.Contains(out.String(), "getpid") {
-		t.Errorf("output before the blocking read is lost: %q", out.String())
+	if !strings.Contains(got.stdout, "getpid") {
+		t.Errorf("output before the blocking read is lost: %q", got.stdout)
 	}
 }
 
