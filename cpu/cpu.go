@@ -29,7 +29,10 @@ const (
 	// arguments are in Regs; the kernel puts the result in RAX and calls Run
 	// again, which resumes after the trapping instruction.
 	ExitSyscall ExitKind = iota
-	// ExitFault: the guest raised a CPU exception it cannot survive.
+	// ExitFault: the guest raised a CPU exception. Regs show the
+	// faulting instruction's context (RIP at the instruction); a Run after
+	// it retries the instruction, so the kernel can resolve the fault (a
+	// copy-on-write page) or redirect the thread (a signal handler).
 	ExitFault
 	// ExitInterrupted: Interrupt was called.
 	ExitInterrupted
@@ -174,6 +177,12 @@ type CPU interface {
 	// Interrupt makes a running or the next Run return ExitInterrupted
 	// soon. It is safe to call from any goroutine.
 	Interrupt()
+	// RestoreAll makes the next Run enter the guest with every register
+	// exactly as Regs holds it. Without it, the return from a SYSCALL trap
+	// may use RCX and R11 for the return address and flags, as SYSRET
+	// does; sigreturn, which restores a whole interrupted context, needs
+	// them kept.
+	RestoreAll()
 	// Close releases the CPU.
 	Close() error
 }

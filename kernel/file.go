@@ -139,7 +139,7 @@ func (p *Process) Read(fd int, buf, n uint64) int64 {
 		return -1
 	}
 	data := make([]byte, n)
-	got, err := f.Read(data, p.kill)
+	got, err := f.Read(data, p.Interrupted())
 	if err != nil && got == 0 {
 		return -1
 	}

@@ -3,9 +3,17 @@
 // their behalf. Guest code runs on a cpu.Engine; every trap comes back here
 // as a Go call. Decoding syscall numbers and arguments is package syscall's
 // job, registered through Config.Syscalls.
+//
+// The parts: kernel.go holds the process table and the machine's life
+// (Spawn, Start, Shutdown); process.go a process's thread and its run loop;
+// fork.go and wait.go process creation, exit, zombies and reaping;
+// signals.go signal sending and delivery (kernel/signal defines the
+// signals themselves); memory.go brk and mmap; file.go the fd table and the
+// console; loader.go ELF images and the initial stack.
 package kernel
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,8 +21,12 @@ import (
 	"time"
 
 	"github.com/aurora-vm/aurora-vm/cpu"
+	"github.com/aurora-vm/aurora-vm/kernel/signal"
 	"github.com/aurora-vm/aurora-vm/mmu"
 )
+
+// DefaultMaxProcs is the process limit when Config.MaxProcs is 0.
+const DefaultMaxProcs = 256
 
 // SyscallHandler serves the syscall whose number and arguments are in regs
 // and writes the result back into regs. It is package syscall's Dispatch.
@@ -30,6 +42,9 @@ type Config struct {
 	Stderr   io.Writer
 	// Trace, if set, receives one line per syscall.
 	Trace io.Writer
+	// MaxProcs bounds the processes in the table, zombies included: fork
+	// fails beyond it. 0 means DefaultMaxProcs.
+	MaxProcs int
 }
 
 // Kernel is one running Aurora machine.
@@ -40,9 +55,19 @@ type Kernel struct {
 	// process that has it open.
 	stdin *console
 
+	// trampoline is the frame holding the signal return trampoline, mapped
+	// into every address space at SignalTrampolineVA.
+	trampolineOnce sync.Once
+	trampoline     uint64
+	trampolineErr  error
+
+	// running counts process goroutines, for Shutdown.
+	running sync.WaitGroup
+
 	mu      sync.Mutex
 	nextPID int
 	procs   map[int]*Process
+	init    *Process
 }
 
 // New creates a kernel.
@@ -55,6 +80,9 @@ func New(cfg Config) *Kernel {
 	}
 	if cfg.Stderr == nil {
 		cfg.Stderr = os.Stderr
+	}
+	if cfg.MaxProcs <= 0 {
+		cfg.MaxProcs = DefaultMaxProcs
 	}
 	return &Kernel{cfg: cfg, start: time.Now(), stdin: &console{r: cfg.Stdin}, nextPID: 1, procs: map[int]*Process{}}
 }
@@ -82,8 +110,12 @@ func (s ExitStatus) WaitStatus() int {
 	return s.Code
 }
 
+// ErrTooManyProcesses is returned when the process table is full.
+var ErrTooManyProcesses = errors.New("too many processes")
+
 // Spawn loads the program image into a new process with fds 0, 1 and 2 on
-// the console. argv[0] names the program.
+// the console. argv[0] names the program. The first process spawned is
+// process 1: orphans are given to it, and the machine ends with it.
 func (k *Kernel) Spawn(img *Image, argv, envp []string) (*Process, error) {
 	as, err := mmu.NewAddressSpace(k.cfg.Phys)
 	if err != nil {
@@ -94,31 +126,129 @@ func (k *Kernel) Spawn(img *Image, argv, envp []string) (*Process, error) {
 		return nil, fmt.Errorf("loading the program: %w", err)
 	}
 	sp, err := buildStack(as, argv, envp)
+	if err == nil {
+		err = k.mapKernelPages(as)
+	}
 	if err != nil {
 		as.Release()
 		return nil, err
 	}
-	k.mu.Lock()
-	pid := k.nextPID
-	k.nextPID++
-	p := &Process{
-		k:       k,
-		pid:     pid,
-		name:    argv[0],
-		as:      as,
-		entry:   img.Entry,
-		sp:      sp,
-		brk:     HeapStart,
-		heapEnd: HeapStart,
-		done:    make(chan struct{}),
-		kill:    make(chan struct{}),
-	}
+	p := k.newProcess(as, argv[0])
+	p.start = cpu.Regs{RIP: img.Entry, RSP: sp}
+	p.brk, p.heapEnd = HeapStart, HeapStart
 	p.fds[0] = k.stdin
 	p.fds[1] = &console{w: k.cfg.Stdout}
 	p.fds[2] = &console{w: k.cfg.Stderr}
-	k.procs[pid] = p
-	k.mu.Unlock()
+	if err := k.register(p, nil); err != nil {
+		as.Release()
+		return nil, err
+	}
 	return p, nil
+}
+
+func (k *Kernel) newProcess(as *mmu.AddressSpace, name string) *Process {
+	return &Process{
+		k:        k,
+		name:     name,
+		as:       as,
+		children: map[*Process]bool{},
+		done:     make(chan struct{}),
+		intr:     make(chan struct{}),
+	}
+}
+
+// register gives p a pid and a place in the table under parent.
+func (k *Kernel) register(p, parent *Process) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.procs) >= k.cfg.MaxProcs {
+		return ErrTooManyProcesses
+	}
+	p.pid = k.nextPID
+	k.nextPID++
+	k.procs[p.pid] = p
+	p.parent = parent
+	if parent != nil {
+		parent.children[p] = true
+	}
+	if k.init == nil {
+		k.init = p
+	}
+	return nil
+}
+
+// unregister removes a process that never ran.
+func (k *Kernel) unregister(p *Process) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.procs, p.pid)
+	if p.parent != nil {
+		delete(p.parent.children, p)
+	}
+	if k.init == p {
+		k.init = nil
+	}
+}
+
+// Start creates the process's CPU and starts its thread. An error (the
+// engine could not make a CPU, say for lack of guest memory) means the
+// process never ran and is gone from the table.
+func (k *Kernel) Start(p *Process) error {
+	ready := make(chan error, 1)
+	k.running.Add(1)
+	go func() {
+		defer k.running.Done()
+		p.run(ready)
+	}()
+	if err := <-ready; err != nil {
+		p.as.Release()
+		k.unregister(p)
+		return err
+	}
+	return nil
+}
+
+// Shutdown kills every process and waits up to grace for their threads to
+// end. It reports false if some did not: a thread stuck in a host write
+// that cannot be interrupted, say. Guest memory outlives such threads (see
+// mmu.PhysMem.Close).
+func (k *Kernel) Shutdown(grace time.Duration) bool {
+	k.killAll()
+	done := make(chan struct{})
+	go func() { k.running.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(grace):
+		return false
+	}
+}
+
+// killAll sends SIGKILL to every process.
+func (k *Kernel) killAll() {
+	k.mu.Lock()
+	procs := make([]*Process, 0, len(k.procs))
+	for _, p := range k.procs {
+		procs = append(procs, p)
+	}
+	k.mu.Unlock()
+	for _, p := range procs {
+		p.Signal(signal.SIGKILL)
+	}
+}
+
+// Processes is the number of processes in the table, zombies included.
+func (k *Kernel) Processes() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.procs)
+}
+
+// lookup returns the process with pid, zombies included.
+func (k *Kernel) lookup(pid int) *Process {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.procs[pid]
 }
 
 // LoadProgram reads and validates a program file.

@@ -8,27 +8,33 @@ import (
 // afterwards. 0, or any address outside [HeapStart, MmapStart), only asks
 // for the current break; so does a request that memory cannot satisfy.
 //
-// The heap is mapped up to the large page that holds the break, so pages
-// just past the break can be mapped too (reads give zeros); when memory is
-// too short for that, exactly the pages up to the break are.
+// As on Linux, the heap is mapped exactly up to the page that holds the
+// break: an access beyond it faults, and memory given back by lowering the
+// break reads as zeros when the break grows over it again. Aligned 2 MiB
+// stretches of the heap are large pages (the libc's malloc moves the break
+// in large-page steps to get them).
 func (p *Process) Brk(newBreak uint64) uint64 {
 	if newBreak < HeapStart || newBreak > MmapStart {
 		return p.brk
 	}
-	need, want := mmu.PageAlignUp(newBreak), mmu.HugePageAlignUp(newBreak)
+	end := mmu.PageAlignUp(newBreak)
 	switch {
-	case need > p.heapEnd:
-		if p.as.Map(p.heapEnd, want-p.heapEnd, mmu.Read|mmu.Write, "heap") != nil {
-			want = need
-			if p.as.Map(p.heapEnd, want-p.heapEnd, mmu.Read|mmu.Write, "heap") != nil {
-				return p.brk
-			}
+	case end > p.heapEnd:
+		if p.as.Map(p.heapEnd, end-p.heapEnd, mmu.Read|mmu.Write, "heap") != nil {
+			return p.brk
 		}
-		p.heapEnd = want
-	case want < p.heapEnd:
-		p.as.Unmap(want, p.heapEnd-want)
-		p.heapEnd = want
+	case end < p.heapEnd:
+		if p.as.Unmap(end, p.heapEnd-end) != nil {
+			return p.brk
+		}
 	}
+	if newBreak < p.brk && newBreak < end {
+		// The page holding the new break stays; what lay above the break
+		// on it is given back too.
+		zeros := make([]byte, min(p.brk, end)-newBreak)
+		p.as.WriteAt(zeros, newBreak)
+	}
+	p.heapEnd = end
 	p.brk = newBreak
 	return p.brk
 }

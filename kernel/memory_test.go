@@ -28,7 +28,7 @@ func mapped(p *Process, va uint64) bool {
 	return ok
 }
 
-func TestBrkGrowsTheHeapInLargePages(t *testing.T) {
+func TestBrkMapsTheHeapToTheBreaksPage(t *testing.T) {
 	p := newTestProcess(t, 16<<20)
 	if got := p.Brk(0); got != HeapStart {
 		t.Fatalf("initial break %#x, want %#x", got, HeapStart)
@@ -36,17 +36,15 @@ func TestBrkGrowsTheHeapInLargePages(t *testing.T) {
 	if got := p.Brk(HeapStart + 10); got != HeapStart+10 {
 		t.Fatalf("brk = %#x, want %#x", got, HeapStart+10)
 	}
-	if !mapped(p, HeapStart) || !mapped(p, HeapStart+mmu.HugePageSize-1) || mapped(p, HeapStart+mmu.HugePageSize) {
-		t.Error("the heap is not mapped to the end of the large page holding the break")
+	if !mapped(p, HeapStart+mmu.PageSize-1) || mapped(p, HeapStart+mmu.PageSize) {
+		t.Error("the heap does not end with the page holding the break")
 	}
-	p.Brk(HeapStart + mmu.HugePageSize + 1)
-	if !mapped(p, HeapStart+2*mmu.HugePageSize-1) {
-		t.Error("growing past a large page did not map the next one")
+	// A break on a large-page boundary maps the stretch with a large page.
+	p.Brk(HeapStart + 2*mmu.HugePageSize)
+	if !mapped(p, HeapStart+2*mmu.HugePageSize-1) || mapped(p, HeapStart+2*mmu.HugePageSize) {
+		t.Error("growing to 4 MiB did not map exactly 4 MiB")
 	}
-	if got := p.Brk(HeapStart + 100); got != HeapStart+100 || mapped(p, HeapStart+mmu.HugePageSize) {
-		t.Errorf("shrinking: brk %#x, second large page still mapped: %v", got, mapped(p, HeapStart+mmu.HugePageSize))
-	}
-	if got := p.Brk(MmapStart + 1); got != HeapStart+100 {
+	if got := p.Brk(MmapStart + 1); got != HeapStart+2*mmu.HugePageSize {
 		t.Errorf("a break past the heap region moved it to %#x", got)
 	}
 	p.Brk(HeapStart)
@@ -55,18 +53,54 @@ func TestBrkGrowsTheHeapInLargePages(t *testing.T) {
 	}
 }
 
-func TestBrkMapsExactPagesWhenMemoryIsShort(t *testing.T) {
-	// 3 MiB of RAM: the stack takes 1 MiB, so a 2 MiB heap cannot fit, but
-	// two pages can.
+// TestBrkShrinkThenGrowReadsZeros checks that memory given back by
+// lowering the break faults while it is gone and reads as zeros when the
+// break grows over it again, inside a large page as well.
+func TestBrkShrinkThenGrowReadsZeros(t *testing.T) {
+	p := newTestProcess(t, 16<<20)
+	top := uint64(HeapStart + mmu.HugePageSize)
+	p.Brk(top)
+	junk := make([]byte, mmu.HugePageSize)
+	for i := range junk {
+		junk[i] = 0xAA
+	}
+	if err := p.as.WriteAt(junk, HeapStart); err != nil {
+		t.Fatal(err)
+	}
+	low := uint64(HeapStart + 100)
+	p.Brk(low)
+	if mapped(p, HeapStart+mmu.PageSize) {
+		t.Error("a page above the lowered break is still mapped")
+	}
+	p.Brk(top)
+	got := make([]byte, mmu.HugePageSize-100)
+	if err := p.as.ReadAt(got, low); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range got {
+		if b != 0 {
+			t.Fatalf("byte at %#x reads %#x after shrink and grow, want 0", low+uint64(i), b)
+		}
+	}
+	first := make([]byte, 100)
+	p.as.ReadAt(first, HeapStart)
+	for _, b := range first {
+		if b != 0xAA {
+			t.Fatal("the bytes below the break were lost")
+		}
+	}
+}
+
+func TestBrkFailsWhenMemoryIsShort(t *testing.T) {
 	p := newTestProcess(t, 3<<20)
 	if got := p.Brk(HeapStart + 2*mmu.PageSize); got != HeapStart+2*mmu.PageSize {
 		t.Fatalf("brk = %#x, want %#x", got, HeapStart+2*mmu.PageSize)
 	}
-	if !mapped(p, HeapStart+mmu.PageSize) || mapped(p, HeapStart+2*mmu.PageSize) {
-		t.Error("with little memory the heap should end at the break's page")
-	}
 	if got := p.Brk(HeapStart + 4<<20); got != HeapStart+2*mmu.PageSize {
 		t.Errorf("a break memory cannot back moved it to %#x", got)
+	}
+	if !mapped(p, HeapStart+mmu.PageSize) || mapped(p, HeapStart+2*mmu.PageSize) {
+		t.Error("a failed brk changed the heap")
 	}
 }
 

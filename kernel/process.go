@@ -1,54 +1,82 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
 	"time"
 
 	"github.com/aurora-vm/aurora-vm/cpu"
+	"github.com/aurora-vm/aurora-vm/kernel/signal"
 	"github.com/aurora-vm/aurora-vm/mmu"
 )
 
 // MaxFDs is the size of a process's file descriptor table.
 const MaxFDs = 32
 
-// Process is one Aurora process: an address space, a file descriptor table
-// and one thread of guest execution.
+// Process is one Aurora process: an address space, a file descriptor table,
+// signal state and one thread of guest execution, which runs on a goroutine
+// of its own locked to an OS thread (the engine's CPU belongs to it).
+//
+// Fields without a note belong to the process's own goroutine (or to its
+// creator before it starts).
 type Process struct {
-	k     *Kernel
-	pid   int
-	ppid  int
-	name  string
-	as    *mmu.AddressSpace
-	entry uint64
-	sp    uint64
+	k    *Kernel
+	pid  int
+	name string
+	as   *mmu.AddressSpace
+	// start is the register file the thread begins with.
+	start cpu.Regs
 
 	fds [MaxFDs]File
 
-	// brk is the current program break. The heap is mapped from HeapStart
-	// to heapEnd, which runs ahead of the break to the next large-page
-	// boundary where memory allows, so that the heap grows in large pages.
+	// brk is the current program break; the heap is mapped from HeapStart
+	// to heapEnd, the break rounded up to a page.
 	brk, heapEnd uint64
 
-	// exited is set by the exit syscall; the run loop stops after it.
+	// filter is the syscall filter: a set bit blocks that syscall number.
+	filter [32]byte
+
+	// exited is set once the thread must stop; status says how it ended.
 	exited bool
 	status ExitStatus
 
+	// The process tree, guarded by k.mu.
+	parent   *Process
+	children map[*Process]bool
+	zombie   bool          // ended, waiting to be reaped
+	childEv  chan struct{} // closed when a child ends; waitpid waits on it
 	done     chan struct{} // closed when the process has ended
-	kill     chan struct{} // closed by Kill
-	killOnce sync.Once
-	killSig  int
 
-	mu  sync.Mutex
-	cpu cpu.CPU // set while running, for Kill
+	// Signal state, guarded by mu.
+	mu       sync.Mutex
+	cpu      cpu.CPU // set while the thread runs, for Signal
+	ended    bool    // signals have no effect any more
+	handlers [signal.NSIG]uint64
+	pending  signal.Set
+	blocked  signal.Set
+	// intr is closed while a signal that must cut a blocking call short is
+	// pending; blocking calls select on it (see Interrupted).
+	intr       chan struct{}
+	intrClosed bool
+	// frames counts signal frames on the guest stack that SIGRETURN may
+	// still unwind.
+	frames int
 }
 
 // Pid is the process id.
 func (p *Process) Pid() int { return p.pid }
 
 // Ppid is the parent's process id (0 for the first process).
-func (p *Process) Ppid() int { return p.ppid }
+func (p *Process) Ppid() int {
+	p.k.mu.Lock()
+	defer p.k.mu.Unlock()
+	if p.parent == nil {
+		return 0
+	}
+	return p.parent.pid
+}
 
 // Name is the program path the process was started from.
 func (p *Process) Name() string { return p.name }
@@ -65,46 +93,82 @@ func (p *Process) Done() <-chan struct{} { return p.done }
 // Status is how the process ended; valid once Done is closed.
 func (p *Process) Status() ExitStatus { return p.status }
 
-// Run executes the process until it exits or is killed, on the calling
-// goroutine, which it locks to its OS thread as the engine requires.
-func (p *Process) Run() ExitStatus {
-	defer close(p.done)
-	defer p.as.Release()
+// run executes the process on the calling goroutine until it ends. ready
+// receives nil once the CPU exists, or the reason there is none (the process
+// then never runs).
+func (p *Process) run(ready chan<- error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-
 	c, err := p.k.cfg.Engine.NewCPU(p.as)
 	if err != nil {
-		return p.die(cpu.SIGKILL, fmt.Sprintf("cannot create a CPU: %v", err))
+		ready <- err
+		return
 	}
-	defer c.Close()
+	*c.Regs() = p.start
 	p.mu.Lock()
 	p.cpu = c
-	killed := p.killSig != 0
+	// A signal sent before the CPU existed could not interrupt it.
+	wake := p.deliverable() != 0
 	p.mu.Unlock()
-	if killed {
+	if wake {
 		c.Interrupt()
 	}
-	regs := c.Regs()
-	regs.RIP, regs.RSP = p.entry, p.sp
+	ready <- nil
 
+	p.loop(c)
+
+	p.mu.Lock()
+	p.cpu = nil
+	p.ended = true
+	p.mu.Unlock()
+	c.Close()
+	p.finish()
+}
+
+// loop runs guest code and serves its traps until the process ends.
+func (p *Process) loop(c cpu.CPU) {
+	regs := c.Regs()
 	for !p.exited {
 		ex, err := c.Run()
 		if err != nil {
-			return p.die(cpu.SIGKILL, fmt.Sprintf("engine failure: %v", err))
+			p.die(signal.SIGKILL, fmt.Sprintf("engine failure: %v", err))
+			return
 		}
 		switch ex.Kind {
 		case cpu.ExitSyscall:
 			p.k.cfg.Syscalls(p, regs)
 		case cpu.ExitFault:
-			return p.die(ex.Fault.Signal(), p.explain(ex.Fault))
+			p.fault(c, ex.Fault)
 		case cpu.ExitInterrupted:
 		}
-		if sig := p.pendingKill(); sig != 0 && !p.exited {
-			return p.die(sig, "")
+		if !p.exited {
+			p.deliverSignals(c)
 		}
 	}
-	return p.status
+}
+
+// fault handles a CPU exception: a copy-on-write page is copied and the
+// instruction retried; anything else raises the fault's signal, which kills
+// the process unless it has a handler for it.
+func (p *Process) fault(c cpu.CPU, f cpu.Fault) {
+	if f.Vector == cpu.VecPageFault && f.ErrorCode&1 != 0 {
+		retry, err := p.as.HandleFault(f.Addr, f.ErrorCode&2 != 0)
+		if errors.Is(err, mmu.ErrNoMemory) {
+			p.die(signal.SIGKILL, "out of guest memory copying a page on write")
+			return
+		}
+		if retry {
+			return
+		}
+	}
+	sig := f.Signal()
+	p.mu.Lock()
+	h := p.handlers[sig]
+	caught := h > signal.Ignore && !p.blocked.Has(sig)
+	p.mu.Unlock()
+	if !caught || !p.enterHandler(c, sig, h) {
+		p.die(sig, p.explain(f))
+	}
 }
 
 // explain describes a fault in one line, with what the address was to the
@@ -139,43 +203,58 @@ func (p *Process) Exit(code int) {
 }
 
 // die ends the process by a signal.
-func (p *Process) die(sig int, reason string) ExitStatus {
+func (p *Process) die(sig int, reason string) {
 	p.exited = true
 	p.status = ExitStatus{Signal: sig, Reason: reason}
-	return p.status
 }
 
-// Kill delivers a terminating signal from another goroutine: the process
-// stops at its next trap or, if it is computing, as soon as its CPU is
-// interrupted; a blocking syscall returns early.
-func (p *Process) Kill(sig int) {
-	p.killOnce.Do(func() {
-		p.mu.Lock()
-		p.killSig = sig
-		c := p.cpu
-		p.mu.Unlock()
-		close(p.kill)
-		if c != nil {
-			c.Interrupt()
-		}
-	})
-}
+// Kill sends sig to the process, as the kill syscall does; the host uses
+// it for --timeout (SIGKILL) and to pass on Ctrl-C.
+func (p *Process) Kill(sig int) { p.Signal(sig) }
 
-func (p *Process) pendingKill() int {
+// Interrupted returns a channel that is closed while a signal is pending
+// that must cut a blocking call short: blocking calls select on it and
+// return -1 (the kernel's one blocking primitive, see block).
+func (p *Process) Interrupted() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.killSig
+	return p.intr
 }
 
-// Sleep blocks for d or until the process is killed.
-func (p *Process) Sleep(d time.Duration) {
+// block waits until ready is closed and reports true, or until a signal
+// interrupts the wait and reports false.
+func (p *Process) block(ready <-chan struct{}) bool {
+	select {
+	case <-ready:
+		return true
+	case <-p.Interrupted():
+		return false
+	}
+}
+
+// Sleep blocks for d. It reports false when a signal cut it short.
+func (p *Process) Sleep(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-	case <-p.kill:
+		return true
+	case <-p.Interrupted():
+		return false
 	}
 }
 
 // Yield gives other goroutines a chance to run.
 func (p *Process) Yield() { runtime.Gosched() }
+
+// SetFilter replaces the syscall filter.
+func (p *Process) SetFilter(bitmap [32]byte) { p.filter = bitmap }
+
+// Filtered reports whether the syscall filter has the bit for num set.
+func (p *Process) Filtered(num uint64) bool {
+	return num < 256 && p.filter[num/8]&(1<<(num%8)) != 0
+}
+
+// Regs is the thread's register file; valid on the process's own goroutine
+// while it serves a trap.
+func (p *Process) Regs() *cpu.Regs { return p.cpu.Regs() }

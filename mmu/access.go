@@ -30,6 +30,19 @@ func (as *AddressSpace) translate(va uint64, write bool) (uint64, bool) {
 	return e&pteAddrMask | va&(PageSize-1), true
 }
 
+// unshare gives the address space its own copy of the copy-on-write page
+// at va, as a write by the guest would, and reports whether it did.
+func (as *AddressSpace) unshare(va uint64) bool {
+	if va < UserStart || va >= UserEnd {
+		return false
+	}
+	slot, huge := as.leaf(va)
+	if slot == 0 || as.load(slot)&(ptePresent|pteCOW) != ptePresent|pteCOW {
+		return false
+	}
+	return as.breakCOW(slot, huge) == nil
+}
+
 // Access calls fn with the host bytes backing [va, va+n), one page-bounded
 // piece at a time, after checking the whole range first, so fn never sees
 // part of a range that then turns out to be bad.
@@ -43,7 +56,7 @@ func (as *AddressSpace) Access(va, n uint64, write bool, fn func(b []byte)) erro
 		return &Fault{Addr: va, Write: write}
 	}
 	for p := PageAlignDown(va); p < va+n; p += PageSize {
-		if _, ok := as.translate(p, write); !ok {
+		if _, ok := as.translate(p, write); !ok && !(write && as.unshare(p)) {
 			return &Fault{Addr: max(p, va), Write: write}
 		}
 	}
@@ -77,24 +90,23 @@ func (as *AddressSpace) ReadString(va uint64, max int) (string, error) {
 	as.mu.Lock()
 	defer as.mu.Unlock()
 	var s []byte
-	for len(s) < max {
+	for {
 		pa, ok := as.translate(va, false)
 		if !ok {
 			return "", &Fault{Addr: va}
 		}
 		page := as.phys.mem[pa : pa+PageSize-va%PageSize]
-		for _, c := range page {
+		for i, c := range page {
 			if c == 0 {
 				return string(s), nil
 			}
 			if len(s) == max {
-				break
+				return "", &Fault{Addr: va + uint64(i)}
 			}
 			s = append(s, c)
 		}
 		va += uint64(len(page))
 	}
-	return "", &Fault{Addr: va}
 }
 
 // LoadAt copies b into user memory at va whatever the pages' permissions:

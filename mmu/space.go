@@ -66,6 +66,9 @@ const (
 	pteWritable = 1 << 1
 	pteUser     = 1 << 2
 	pteHuge     = 1 << 7 // in a page-directory entry: maps a large page
+	// pteCOW is one of the bits the CPU leaves to software: set on a leaf
+	// whose mapping is writable but whose frame is shared copy-on-write.
+	pteCOW      = 1 << 9
 	pteNoExec   = 1 << 63
 	pteAddrMask = 0x000F_FFFF_FFFF_F000
 	hugeMask    = pteAddrMask &^ (HugePageSize - 1)
@@ -86,8 +89,12 @@ type AddressSpace struct {
 
 // NewAddressSpace creates an empty address space on phys.
 func NewAddressSpace(phys *PhysMem) (*AddressSpace, error) {
-	root, err := phys.Alloc()
+	if err := phys.acquire(); err != nil {
+		return nil, err
+	}
+	root, err := phys.AllocRoot()
 	if err != nil {
+		phys.release()
 		return nil, err
 	}
 	return &AddressSpace{phys: phys, root: root}, nil
@@ -226,6 +233,16 @@ func (as *AddressSpace) splitHuge(va uint64) error {
 		return err
 	}
 	e := as.load(slot)
+	if as.phys.Refs(e&hugeMask) > 1 {
+		// Small pages of a shared large page could not be counted apart:
+		// take a private copy first.
+		if err := as.breakCOW(slot, true); err != nil {
+			as.phys.Free(t)
+			return err
+		}
+		e = as.load(slot)
+	}
+	as.phys.setRefs(e&hugeMask, 512, 1)
 	bits := e &^ hugeMask &^ pteHuge
 	for i := uint64(0); i < 512; i++ {
 		as.store(t+8*i, e&hugeMask+i*PageSize|bits)
@@ -264,8 +281,10 @@ func (as *AddressSpace) Release() {
 		as.unmapPages(m.Start, m.End)
 	}
 	as.mappings = nil
-	as.phys.Free(append(as.tables, as.root)...)
+	as.phys.Free(as.tables...)
+	as.phys.FreeRoot(as.root)
 	as.tables = nil
+	as.phys.release()
 }
 
 func (as *AddressSpace) find(va uint64) *Mapping {
@@ -377,4 +396,136 @@ func (as *AddressSpace) load(pa uint64) uint64 {
 
 func (as *AddressSpace) store(pa, v uint64) {
 	binary.LittleEndian.PutUint64(as.phys.mem[pa:], v)
+}
+
+// Fork returns a copy of the address space that shares every frame with
+// it copy-on-write: writable pages become read-only in both, marked so that
+// the first write fault (HandleFault) or kernel write gives the writer a
+// private copy. Engine pages are not copied; the caller's engine maps its
+// own into the child. Pages the parent may have cached as writable are
+// resynchronised before Fork returns (see the package documentation).
+func (as *AddressSpace) Fork() (*AddressSpace, error) {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	child, err := NewAddressSpace(as.phys)
+	if err != nil {
+		return nil, err
+	}
+	var downgraded [][2]uint64
+	for _, m := range as.mappings {
+		for va := m.Start; va < m.End; {
+			slot, huge := as.leaf(va)
+			size := uint64(PageSize)
+			if huge {
+				size = HugePageSize
+			}
+			if slot == 0 {
+				va = (va + HugePageSize) &^ (HugePageSize - 1) // no page table here
+				continue
+			}
+			e := as.load(slot)
+			if e&ptePresent != 0 {
+				if e&pteWritable != 0 {
+					e = e&^pteWritable | pteCOW
+					as.store(slot, e)
+					pa := e & pteAddrMask
+					downgraded = append(downgraded, [2]uint64{pa, pa + size})
+				}
+				if err := child.share(va, e, huge); err != nil {
+					as.phys.Resync(downgraded)
+					child.mappings = append(child.mappings, as.mappings...)
+					child.Release()
+					return nil, err
+				}
+			}
+			va += size
+		}
+	}
+	child.mappings = append([]Mapping(nil), as.mappings...)
+	as.phys.Resync(downgraded)
+	return child, nil
+}
+
+// share installs entry e, whose frame another address space holds, at va.
+func (as *AddressSpace) share(va, e uint64, huge bool) error {
+	if huge {
+		pd, err := as.table(va, 1)
+		if err != nil {
+			return err
+		}
+		as.phys.Share(e & hugeMask)
+		as.store(pd+8*((va>>21)&511), e)
+		return nil
+	}
+	pt, err := as.table(va, 0)
+	if err != nil {
+		return err
+	}
+	as.phys.Share(e & pteAddrMask)
+	as.store(pt+8*((va>>12)&511), e)
+	return nil
+}
+
+// HandleFault resolves a page fault at va that the mappings allow: a
+// write to a copy-on-write page. It reports whether the faulting access can
+// be retried; false means the fault is the program's (or memory ran out,
+// with err set).
+func (as *AddressSpace) HandleFault(va uint64, write bool) (bool, error) {
+	if !write {
+		return false, nil
+	}
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	slot, huge := as.leaf(va)
+	if slot == 0 || va < UserStart || va >= UserEnd {
+		return false, nil
+	}
+	e := as.load(slot)
+	if e&ptePresent == 0 || e&pteCOW == 0 {
+		return e&pteWritable != 0, nil // another vCPU may have fixed it
+	}
+	if err := as.breakCOW(slot, huge); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// breakCOW gives this address space a writable frame of its own for the
+// copy-on-write entry at slot: the shared one itself when nobody else holds
+// it any more, else a copy.
+func (as *AddressSpace) breakCOW(slot uint64, huge bool) error {
+	e := as.load(slot)
+	mask, size := uint64(pteAddrMask), uint64(PageSize)
+	if huge {
+		mask, size = hugeMask, HugePageSize
+	}
+	old := e & mask
+	if as.phys.Refs(old) == 1 {
+		as.store(slot, e&^pteCOW|pteWritable) // an upgrade: nothing to flush
+		return nil
+	}
+	var pa uint64
+	if huge {
+		var ok bool
+		if pa, ok = as.phys.AllocHuge(); !ok {
+			return ErrNoMemory
+		}
+	} else {
+		var err error
+		if pa, err = as.phys.Alloc(); err != nil {
+			return err
+		}
+	}
+	copy(as.phys.mem[pa:pa+size], as.phys.mem[old:old+size])
+	as.store(slot, pa|e&^mask&^pteCOW|pteWritable)
+	// The engine may still map this address to the old frame for reads.
+	// Only after that is gone may the old frame's last holder write it
+	// again, so the reference is dropped last.
+	as.phys.Resync([][2]uint64{{old, old + size}})
+	if huge {
+		as.phys.FreeHuge(old)
+	} else {
+		as.phys.Free(old)
+	}
+	return nil
 }

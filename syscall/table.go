@@ -31,6 +31,10 @@ const (
 	InBuf
 	// IPv4 is an IPv4 address in network byte order, shown dotted.
 	IPv4
+	// Sig is a signal number, shown by name (SIGTERM).
+	Sig
+	// Handler is a signal handler: SIG_DFL, SIG_IGN or an address.
+	Handler
 )
 
 // Arg is one parameter of a syscall as the guest C prototype declares it.
@@ -153,7 +157,7 @@ var Table = []Desc{
 	{Num: SysDup2, Name: "dup2", Ret: "int", Source: VM,
 		Args: []Arg{a("int", "oldfd", Int), a("int", "newfd", Int)}},
 	{Num: SysKill, Name: "kill", Ret: "int", Source: VM,
-		Args: []Arg{a("int", "pid", Int), a("int", "sig", Int)}},
+		Args: []Arg{a("int", "pid", Int), a("int", "sig", Sig)}},
 	{Num: SysMsgsnd, Name: "msgsnd", Ret: "int", Source: Doc,
 		Args: []Arg{a("int", "pid", Int), a("const void *", "data", OutBuf), a("size_t", "len", Uint)}},
 	{Num: SysMsgrcv, Name: "msgrcv", Ret: "int", Source: Doc,
@@ -181,7 +185,7 @@ var Table = []Desc{
 	{Num: SysBrk, Name: "brk", Ret: "unsigned long", Source: Doc, HexResult: true, NoFlush: true,
 		Args: []Arg{a("unsigned long", "new_break", Hex)}},
 	{Num: SysSignal, Name: "signal", Ret: "sighandler_t", Source: VM, HexResult: true,
-		Args: []Arg{a("int", "sig", Int), a("sighandler_t", "handler", Hex)}},
+		Args: []Arg{a("int", "sig", Sig), a("sighandler_t", "handler", Handler)}},
 	{Num: SysSigreturn, Name: "sigreturn", Ret: "int", Source: VM},
 	{Num: SysSleep, Name: "sleep", Ret: "int", Source: VM,
 		Args: []Arg{a("uint64_t", "ms", Uint)}},

@@ -11,16 +11,19 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/aurora-vm/aurora-vm/cpu"
 	"github.com/aurora-vm/aurora-vm/cpu/kvm"
 	"github.com/aurora-vm/aurora-vm/kernel"
+	sig "github.com/aurora-vm/aurora-vm/kernel/signal"
 	"github.com/aurora-vm/aurora-vm/mmu"
 	"github.com/aurora-vm/aurora-vm/syscall"
 )
@@ -115,6 +118,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "memory", Value: "256M", Usage: "guest RAM size (K, M or G suffix)"},
 			&cli.DurationFlag{Name: "timeout", Usage: "kill the program after this long (e.g. 10s); exit status 124"},
 			&cli.BoolFlag{Name: "trace", Usage: "print one line per syscall on stderr"},
+			&cli.IntFlag{Name: "max-procs", Value: kernel.DefaultMaxProcs, Usage: "most processes at once, zombies included; fork fails beyond"},
 		},
 		Action:       run,
 		OnUsageError: usageError,
@@ -149,39 +153,70 @@ func run(c *cli.Context) error {
 	}
 	defer engine.Close()
 
-	cfg := kernel.Config{Engine: engine, Phys: phys, Syscalls: syscall.Dispatch}
+	if c.Int("max-procs") < 1 {
+		return cannotRun("--max-procs: %d is not a positive number", c.Int("max-procs"))
+	}
+	cfg := kernel.Config{Engine: engine, Phys: phys, Syscalls: syscall.Dispatch, MaxProcs: c.Int("max-procs")}
 	if c.Bool("trace") {
 		cfg.Trace = os.Stderr
 	}
 	k := kernel.New(cfg)
+	noMemory := func() error {
+		return cannotRun("%s: the program needs more guest memory than --memory %s gives", path, c.String("memory"))
+	}
 	proc, err := k.Spawn(img, c.Args().Slice(), os.Environ())
 	if errors.Is(err, mmu.ErrNoMemory) {
-		return cannotRun("%s: the program needs more guest memory than --memory %s gives", path, c.String("memory"))
+		return noMemory()
 	}
 	if err != nil {
 		return cannotRun("%s: %v", path, err)
 	}
+	if err := k.Start(proc); err != nil {
+		if errors.Is(err, mmu.ErrNoMemory) {
+			return noMemory()
+		}
+		return cannotRun("%s: %v", path, err)
+	}
 
-	go proc.Run()
+	// Ctrl-C and termination requests go to process 1, as a terminal
+	// would deliver them to the foreground program.
+	hostSignals := make(chan os.Signal, 4)
+	signal.Notify(hostSignals, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
+	defer signal.Stop(hostSignals)
 	var timeout <-chan time.Time
 	if d := c.Duration("timeout"); d > 0 {
 		timeout = time.After(d)
 	}
-	select {
-	case <-proc.Done():
-	case <-timeout:
-		proc.Kill(cpu.SIGKILL)
-		// Every wait in the kernel gives way to a kill, except a host
-		// write into a full pipe; do not hang on one of those.
+	timedOut := false
+wait:
+	for {
 		select {
 		case <-proc.Done():
-		case <-time.After(time.Second):
+			break wait
+		case s := <-hostSignals:
+			proc.Kill(int(s.(unix.Signal)))
+		case <-timeout:
+			timedOut = true
+			proc.Kill(sig.SIGKILL)
+			// Every wait in the kernel gives way to a kill, except a host
+			// write into a full pipe; do not hang on one of those.
+			select {
+			case <-proc.Done():
+			case <-time.After(time.Second):
+			}
+			break wait
 		}
+	}
+	// Process 1 has ended, which kills every other process. A thread
+	// stuck in a host write may outlive the grace period; guest memory
+	// stays mapped for it, and the host process exits regardless.
+	k.Shutdown(time.Second)
+	if timedOut {
 		return &exitError{code: exitTimeout, msg: fmt.Sprintf("%s: timed out after %v", path, c.Duration("timeout"))}
 	}
 	st := proc.Status()
 	if st.Signal != 0 {
-		msg := fmt.Sprintf("%s: killed by %s", path, signalName(st.Signal))
+		msg := fmt.Sprintf("%s: killed by %s", path, sig.Name(st.Signal))
 		if st.Reason != "" {
 			msg += ": " + st.Reason
 		}
@@ -238,13 +273,4 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-func signalName(sig int) string {
-	names := map[int]string{4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE",
-		9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 15: "SIGTERM"}
-	if n, ok := names[sig]; ok {
-		return n
-	}
-	return fmt.Sprintf("signal %d", sig)
 }

@@ -372,6 +372,13 @@ func (c *vcpu) exception() (cpu.Exit, error) {
 		flt.Addr = sregs.CR2
 	}
 	c.resume = resumeNone
+	if fromUser {
+		// Regs show the faulting instruction's context, and the next Run
+		// retries it through the stub's IRETQ.
+		if _, err := c.syscallFromFrame(frameVA+16, resumeRIP, 0); err != nil {
+			return cpu.Exit{}, err
+		}
+	}
 	return cpu.Exit{Kind: cpu.ExitFault, Fault: flt}, nil
 }
 

@@ -45,6 +45,9 @@ enum {
  * slow, so the heap grows by at least 1 MiB (untouched memory costs the
  * host nothing) and gives memory back only in big pieces. */
 #define GROW_MIN ((size_t)1 << 20)
+/* The break is moved to 2 MiB boundaries where memory allows, so that the
+ * kernel maps the heap with large pages. */
+#define LARGE_PAGE ((size_t)2 << 20)
 #define TRIM_THRESHOLD ((size_t)4 << 20)
 #define TRIM_KEEP ((size_t)1 << 20)
 #define MAX_REQUEST (((size_t)1 << 47) - 4096)
@@ -180,6 +183,19 @@ static void *map_chunk(size_t size)
 	return mem(c);
 }
 
+/* move_break raises the break from cur by at least inc bytes, to the next
+ * large-page boundary when memory allows, and returns the new break, or 0. */
+static char *move_break(char *cur, size_t inc)
+{
+	char *want = cur + inc;
+	if (want < cur)
+		return 0;
+	char *large = (char *)align_up((size_t)want, LARGE_PAGE);
+	if (large > want && (char *)brk_syscall((unsigned long)large) == large)
+		return large;
+	return (char *)brk_syscall((unsigned long)want) == want ? want : 0;
+}
+
 /* grow makes the top chunk at least size + MIN_CHUNK bytes. */
 static int grow(size_t size)
 {
@@ -188,9 +204,10 @@ static int grow(size_t size)
 	if (top && cur == (char *)top + top_size) {
 		size_t inc = need - top_size;
 		inc = align_up(inc > GROW_MIN ? inc : GROW_MIN, PAGE_SIZE);
-		char *want = cur + inc;
-		if (want < cur || (char *)brk_syscall((unsigned long)want) != want)
+		char *want = move_break(cur, inc);
+		if (!want)
 			return 0;
+		inc = (size_t)(want - cur);
 		top_size += inc;
 		top->head = top_size | (top->head & PINUSE);
 		return 1;
@@ -198,8 +215,8 @@ static int grow(size_t size)
 	/* First use, or someone else moved the break: start a new region. */
 	char *base = (char *)align_up((size_t)cur, 16);
 	size_t inc = align_up((size_t)(base - cur) + need + GROW_MIN, PAGE_SIZE);
-	char *want = cur + inc;
-	if (!cur || want < cur || (char *)brk_syscall((unsigned long)want) != want)
+	char *want = cur ? move_break(cur, inc) : 0;
+	if (!want)
 		return 0;
 	if (top) {
 		/* Close the old region: its end becomes an allocated fence, the
