@@ -228,3 +228,36 @@ func TestReadStringAtTheLimit(t *testing.T) {
 		t.Error("a string longer than the limit was accepted")
 	}
 }
+
+func TestCopyDuplicatesEveryPage(t *testing.T) {
+	phys, err := NewPhysMem(16 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer phys.Close()
+	before := phys.FreeFrames()
+	as, _ := NewAddressSpace(phys)
+	mustMap(t, as, 0x400000, PageSize)
+	mustMap(t, as, 0x10000000, HugePageSize)
+	as.WriteAt([]byte("small"), 0x400000)
+	as.WriteAt([]byte("large"), 0x10000000+HugePageSize-5)
+	cp, err := as.Copy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, va := range []uint64{0x400000, 0x10000000} {
+		a, _ := as.Translate(va, true)
+		b, ok := cp.Translate(va, true)
+		if !ok || a == b {
+			t.Errorf("page %#x: copy at %#x (writable %v), original at %#x", va, b, ok, a)
+		}
+	}
+	if got := readBack(t, cp, 0x10000000+HugePageSize-5, 5); string(got) != "large" {
+		t.Errorf("copy reads %q", got)
+	}
+	cp.Release()
+	as.Release()
+	if after := phys.FreeFrames(); after != before {
+		t.Errorf("%d frames free after releasing both, %d before", after, before)
+	}
+}

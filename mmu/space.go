@@ -405,35 +405,88 @@ func (as *AddressSpace) store(pa, v uint64) {
 // own into the child. Pages the parent may have cached as writable are
 // resynchronised before Fork returns (see the package documentation).
 func (as *AddressSpace) Fork() (*AddressSpace, error) {
+	var downgraded [][2]uint64
+	child, err := as.clone(func(child *AddressSpace, va, slot, e uint64, huge bool) error {
+		if e&pteWritable != 0 {
+			e = e&^pteWritable | pteCOW
+			as.store(slot, e)
+			pa, size := leafFrame(e, huge)
+			downgraded = append(downgraded, [2]uint64{pa, pa + size})
+		}
+		return child.share(va, e, huge)
+	})
+	as.phys.Resync(downgraded)
+	return child, err
+}
+
+// Copy returns a copy of the address space with every page copied at
+// once, the alternative to Fork's sharing (the benchmarks compare them).
+func (as *AddressSpace) Copy() (*AddressSpace, error) {
+	return as.clone(func(child *AddressSpace, va, slot, e uint64, huge bool) error {
+		old, size := leafFrame(e, huge)
+		var pa uint64
+		if huge {
+			var ok bool
+			if pa, ok = as.phys.AllocHuge(); !ok {
+				return ErrNoMemory
+			}
+		} else {
+			var err error
+			if pa, err = as.phys.Alloc(); err != nil {
+				return err
+			}
+		}
+		copy(as.phys.mem[pa:pa+size], as.phys.mem[old:old+size])
+		if e&pteCOW != 0 {
+			e = e&^pteCOW | pteWritable
+		}
+		err := child.share(va, pa|e&^frameMask(huge), huge)
+		if huge {
+			as.phys.FreeHuge(pa) // share took its own reference
+		} else {
+			as.phys.Free(pa)
+		}
+		return err
+	})
+}
+
+// leafFrame returns the frame a leaf entry maps and its size.
+func leafFrame(e uint64, huge bool) (pa, size uint64) {
+	if huge {
+		return e & hugeMask, HugePageSize
+	}
+	return e & pteAddrMask, PageSize
+}
+
+// frameMask is the address part of a leaf entry; the rest is flags.
+func frameMask(huge bool) uint64 {
+	if huge {
+		return hugeMask
+	}
+	return pteAddrMask
+}
+
+// clone makes a new address space with the same mappings and calls
+// install for every present page, with the lock held; install fills the
+// child's tables.
+func (as *AddressSpace) clone(install func(child *AddressSpace, va, slot, e uint64, huge bool) error) (*AddressSpace, error) {
 	as.mu.Lock()
 	defer as.mu.Unlock()
 	child, err := NewAddressSpace(as.phys)
 	if err != nil {
 		return nil, err
 	}
-	var downgraded [][2]uint64
+	child.mappings = append([]Mapping(nil), as.mappings...)
 	for _, m := range as.mappings {
 		for va := m.Start; va < m.End; {
 			slot, huge := as.leaf(va)
-			size := uint64(PageSize)
-			if huge {
-				size = HugePageSize
-			}
 			if slot == 0 {
-				va = (va + HugePageSize) &^ (HugePageSize - 1) // no page table here
+				va = HugePageAlignUp(va + 1) // no page table here
 				continue
 			}
-			e := as.load(slot)
-			if e&ptePresent != 0 {
-				if e&pteWritable != 0 {
-					e = e&^pteWritable | pteCOW
-					as.store(slot, e)
-					pa := e & pteAddrMask
-					downgraded = append(downgraded, [2]uint64{pa, pa + size})
-				}
-				if err := child.share(va, e, huge); err != nil {
-					as.phys.Resync(downgraded)
-					child.mappings = append(child.mappings, as.mappings...)
+			_, size := leafFrame(0, huge)
+			if e := as.load(slot); e&ptePresent != 0 {
+				if err := install(child, va, slot, e, huge); err != nil {
 					child.Release()
 					return nil, err
 				}
@@ -441,8 +494,6 @@ func (as *AddressSpace) Fork() (*AddressSpace, error) {
 			va += size
 		}
 	}
-	child.mappings = append([]Mapping(nil), as.mappings...)
-	as.phys.Resync(downgraded)
 	return child, nil
 }
 
@@ -495,11 +546,8 @@ func (as *AddressSpace) HandleFault(va uint64, write bool) (bool, error) {
 // it any more, else a copy.
 func (as *AddressSpace) breakCOW(slot uint64, huge bool) error {
 	e := as.load(slot)
-	mask, size := uint64(pteAddrMask), uint64(PageSize)
-	if huge {
-		mask, size = hugeMask, HugePageSize
-	}
-	old := e & mask
+	mask := frameMask(huge)
+	old, size := leafFrame(e, huge)
 	if as.phys.Refs(old) == 1 {
 		as.store(slot, e&^pteCOW|pteWritable) // an upgrade: nothing to flush
 		return nil

@@ -1,0 +1,70 @@
+package kvm
+
+import (
+	"testing"
+
+	"github.com/aurora-vm/aurora-vm/cpu"
+)
+
+// Tests of mmu's page-table contract as the guest sees it: host changes
+// to live page tables must reach a running vCPU before it next runs.
+
+// TestForkDowngradeFaultsNextWrite takes write access away from a page the
+// vCPU has just written (fork's copy-on-write), and checks that the next
+// guest write faults, that resolving the fault lets it complete, and that
+// the child still sees the value from before.
+func TestForkDowngradeFaultsNextWrite(t *testing.T) {
+	t.Parallel()
+	storeAL := []byte{0x88, 0x03} // mov %al, (%rbx)
+	g := newGuest(t, movRBX(dataVA), movEAX(1), storeAL, opSyscall, movEAX(2), storeAL, opSyscall, opUD2)
+	g.run(t, cpu.ExitSyscall) // the page is written, so cached writable
+	child, err := g.as.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Release()
+	ex := g.run(t, cpu.ExitFault)
+	if ex.Fault.Vector != cpu.VecPageFault || ex.Fault.Addr != dataVA || ex.Fault.ErrorCode&3 != 3 {
+		t.Fatalf("fault %v (error code %#x), want a write to the protected page %#x", ex.Fault, ex.Fault.ErrorCode, dataVA)
+	}
+	if retry, err := g.as.HandleFault(ex.Fault.Addr, true); !retry || err != nil {
+		t.Fatalf("HandleFault: %v, %v", retry, err)
+	}
+	g.run(t, cpu.ExitSyscall)
+	var parent, kid [1]byte
+	g.as.ReadAt(parent[:], dataVA)
+	child.ReadAt(kid[:], dataVA)
+	if parent[0] != 2 || kid[0] != 1 {
+		t.Errorf("parent reads %d (want 2), child reads %d (want 1)", parent[0], kid[0])
+	}
+}
+
+// TestKernelWriteAfterForkReachesGuest breaks a copy-on-write share from
+// the host (a syscall writing into a buffer) and checks that the guest
+// then reads the new frame, not the one it had cached.
+func TestKernelWriteAfterForkReachesGuest(t *testing.T) {
+	t.Parallel()
+	g := newGuest(t, movRBX(dataVA), opLoadBX, opSyscall, opLoadBX, opSyscall, opUD2)
+	g.as.WriteAt([]byte{0x11}, dataVA)
+	g.run(t, cpu.ExitSyscall)
+	if got := byte(g.cpu.Regs().RAX); got != 0x11 {
+		t.Fatalf("first load read %#x", got)
+	}
+	child, err := g.as.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Release()
+	if err := g.as.WriteAt([]byte{0x55}, dataVA); err != nil {
+		t.Fatal(err)
+	}
+	g.run(t, cpu.ExitSyscall)
+	if got := byte(g.cpu.Regs().RAX); got != 0x55 {
+		t.Errorf("guest reads %#x after the kernel wrote 0x55: a stale translation survived", got)
+	}
+	var kid [1]byte
+	child.ReadAt(kid[:], dataVA)
+	if kid[0] != 0x11 {
+		t.Errorf("child reads %#x, want 0x11", kid[0])
+	}
+}

@@ -1,0 +1,73 @@
+package golden
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// buildTestdata compiles testdata/NAME.c with the guest toolchain.
+func buildTestdata(t *testing.T, name string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name+".elf")
+	cmd := exec.Command("../guest/aurora-cc", "-O2", "-o", out, filepath.Join("golden", "testdata", name+".c"))
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", name, err, msg)
+	}
+	return out
+}
+
+// TestTimeoutWhileHostWriteBlocks ends a run by --timeout while the
+// program is inside a host write that cannot finish (stdout is a pipe
+// nobody reads yet). aurora-vm must exit 124 with its one line, not crash
+// when the write completes after the run is over.
+func TestTimeoutWhileHostWriteBlocks(t *testing.T) {
+	engines(t)
+	prog := buildTestdata(t, "flood")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(vmBinary, "run", "--timeout", "1s", prog)
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	time.Sleep(3 * time.Second) // the timeout fires while the pipe is full
+	var out strings.Builder
+	buf := make([]byte, 1<<16)
+	for {
+		n, err := r.Read(buf)
+		out.WriteString(strings.ReplaceAll(string(buf[:n]), "x", ""))
+		if err != nil {
+			break
+		}
+	}
+	err = cmd.Wait()
+	status := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		status = ee.ExitCode()
+	}
+	if status != 124 || strings.Contains(out.String(), "panic") || !strings.Contains(out.String(), "timed out after 1s") {
+		t.Errorf("exit status %d, output besides the program's: %q; want 124 and the timeout line", status, out.String())
+	}
+}
+
+// TestTooLittleMemoryForTheCPU gives the program just enough memory to
+// load but not to create its CPU: still the one line and 125.
+func TestTooLittleMemoryForTheCPU(t *testing.T) {
+	engines(t)
+	for _, mem := range []string{"1080K", "1100K", "1120K"} {
+		got := runVM(t, nil, "run", "--memory", mem, filepath.Join("build", "hello.elf"))
+		if got.stdout == "Hello from Aurora!\n" && got.status == 0 {
+			continue // enough after all
+		}
+		if got.status != 125 || strings.Count(got.stderr, "\n") != 1 || !strings.Contains(got.stderr, "needs more guest memory") {
+			t.Errorf("--memory %s: status %d, stderr %q; want 125 and one line about memory", mem, got.status, got.stderr)
+		}
+	}
+}
