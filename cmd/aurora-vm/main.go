@@ -197,19 +197,14 @@ wait:
 			proc.Kill(int(s.(unix.Signal)))
 		case <-timeout:
 			timedOut = true
-			proc.Kill(sig.SIGKILL)
-			// Every wait in the kernel gives way to a kill, except a host
-			// write into a full pipe; do not hang on one of those.
-			select {
-			case <-proc.Done():
-			case <-time.After(time.Second):
-			}
 			break wait
 		}
 	}
-	// Process 1 has ended, which kills every other process. A thread
-	// stuck in a host write may outlive the grace period; guest memory
-	// stays mapped for it, and the host process exits regardless.
+	// Every process is killed (when process 1 ended, that has begun
+	// already). Every wait in the kernel gives way to a kill, except a
+	// host write into a full pipe; a thread stuck in one may outlive the
+	// grace period. Guest memory stays mapped for it, and the host
+	// process exits regardless.
 	k.Shutdown(time.Second)
 	if timedOut {
 		return &exitError{code: exitTimeout, msg: fmt.Sprintf("%s: timed out after %v", path, c.Duration("timeout"))}
