@@ -122,7 +122,20 @@ func (p *Process) run(ready chan<- error) {
 	p.ended = true
 	p.mu.Unlock()
 	c.Close()
+	if p.status.Signal != 0 {
+		p.tracef("+++ killed by %s +++", signal.Name(p.status.Signal))
+	} else {
+		p.tracef("+++ exited with %d +++", p.status.Code)
+	}
 	p.finish()
+}
+
+// tracef writes a line about the process to the trace, strace-style, when
+// tracing is on.
+func (p *Process) tracef(format string, args ...any) {
+	if w := p.k.cfg.Trace; w != nil {
+		fmt.Fprintf(w, "[%d] %s\n", p.pid, fmt.Sprintf(format, args...))
+	}
 }
 
 // loop runs guest code and serves its traps until the process ends.

@@ -158,11 +158,11 @@ func (p *Process) deliverSignals(c cpu.CPU) {
 		h := p.handlers[sig]
 		ignored := p.ignores(sig)
 		p.mu.Unlock()
+		if ignored && sig != signal.SIGKILL {
+			continue
+		}
 		switch {
-		case sig == signal.SIGKILL:
-			p.die(sig, "")
-		case ignored:
-		case h == signal.Default:
+		case sig == signal.SIGKILL || h == signal.Default:
 			p.die(sig, "")
 		default:
 			if !p.enterHandler(c, sig, h) {
@@ -195,6 +195,7 @@ func (p *Process) enterHandler(c cpu.CPU, sig int, handler uint64) bool {
 	p.blocked |= signal.Of(sig)
 	p.frames++
 	p.mu.Unlock()
+	p.tracef("--- %s: handler 0x%x", signal.Name(sig), handler)
 	regs.RIP = SignalTrampolineVA
 	regs.RSP = frame
 	regs.RDI, regs.RSI, regs.RDX = uint64(sig), handler, frame
