@@ -45,7 +45,6 @@ int main(void)
 	printf("mmap with a bad hint: %p\n", mmap_syscall((void *)0x1234, 4096, 0, 0));
 	printf("munmap outside the region: %d\n", munmap_syscall((void *)0x400000, 4096));
 
-	printf("not yet implemented (fork): %d\n", fork_syscall());
 	printf("not yet implemented (open): %d\n", open_syscall("/tmp/x", O_RDONLY));
 	printf("unknown number 200: %ld\n", __aurora_syscall0(200));
 	printf("unknown number 2^40: %ld\n", __aurora_syscall0(1L << 40));

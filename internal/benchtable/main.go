@@ -9,7 +9,14 @@
 //   - wall time and peak RSS of `aurora-vm run hello.elf` against
 //     qemu-x86_64 running the same program built as a static Linux binary;
 //   - the sieve and heap test images under KVM against the same C code built
-//     natively.
+//     natively;
+//   - process creation: fork+exit+waitpid round trips (fork_loop), and fork
+//     of a process with a 64 MiB touched heap whose child writes 1% or 100%
+//     of it (fork_heap), against the same sources built natively with a
+//     shim header (native/aurora.h) mapping the Aurora calls to POSIX. Each
+//     side's cost per fork is the difference between a run with N forks
+//     and one with none, divided by N, so start-up and filling the heap
+//     cancel out.
 //
 // Each ratio is the median of the ratios of the pairs, each side's figure
 // the median of its own samples.
@@ -91,6 +98,35 @@ func main() {
 	}
 	rows = append(rows, heap.row("heap 1e5 blocks: KVM vs native", ms, "-"))
 
+	// 5. Process creation. The native side makes more forks per run since
+	// each costs less there; the figures are per fork.
+	forkLoop := nativeTwin(tmp, "fork_loop")
+	var forks samples
+	for i := 0; i < 9; i++ {
+		forks.add(
+			perFork(200, func(n string) time.Duration { return runVM("testimages/build/fork_loop.elf", n) }),
+			perFork(2000, func(n string) time.Duration { return wall(forkLoop, n) }))
+	}
+	rows = append(rows, forks.row("fork+exit+waitpid: KVM vs native", perSecond, "-"))
+
+	// 6. fork of a 64 MiB touched heap; the child writes one word in 1% or
+	// in every one of its pages, and the parent reaps it.
+	forkHeap := nativeTwin(tmp, "fork_heap")
+	for _, c := range []struct {
+		percent      string
+		vmN, nativeN int
+	}{{"1", 20, 50}, {"100", 5, 10}} {
+		var fh samples
+		for i := 0; i < 5; i++ {
+			fh.add(
+				perFork(c.vmN, func(n string) time.Duration {
+					return runVM("testimages/build/fork_heap.elf", n, c.percent, "64")
+				}),
+				perFork(c.nativeN, func(n string) time.Duration { return wall(forkHeap, n, c.percent, "64") }))
+		}
+		rows = append(rows, fh.row("fork 64 MiB heap, child writes "+c.percent+"%: KVM vs native", ms, "-"))
+	}
+
 	printTable(rows)
 }
 
@@ -138,6 +174,22 @@ func runVM(args ...string) time.Duration {
 	return wall(vm, append([]string{"run"}, args...)...)
 }
 
+// nativeTwin builds testimages/NAME.c for the host, its Aurora calls
+// mapped to POSIX by native/aurora.h.
+func nativeTwin(tmp, name string) string {
+	out := filepath.Join(tmp, name+"-native")
+	gcc("-O2", "-static", "-I", "internal/benchtable/native", "-o", out, "testimages/"+name+".c")
+	return out
+}
+
+// perFork returns the cost of one fork: a run with n forks less a run
+// with none (start-up, filling memory), divided by n. run takes the number
+// of forks as its argument.
+func perFork(n int, run func(forks string) time.Duration) time.Duration {
+	d := (run(strconv.Itoa(n)) - run("0")) / time.Duration(n)
+	return max(d, time.Nanosecond) // noise can make the difference negative
+}
+
 func wall(name string, args ...string) time.Duration {
 	cmd := exec.Command(name, args...)
 	var errOut bytes.Buffer
@@ -179,10 +231,11 @@ func gcc(args ...string) {
 	}
 }
 
-func us(d time.Duration) string       { return fmt.Sprintf("%.1f µs", float64(d)/1e3) }
-func ms(d time.Duration) string       { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
-func mib(b int64) string              { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
-func ratio(a, b time.Duration) string { return fmt.Sprintf("%.2fx", float64(a)/float64(b)) }
+func us(d time.Duration) string        { return fmt.Sprintf("%.1f µs", float64(d)/1e3) }
+func ms(d time.Duration) string        { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
+func perSecond(d time.Duration) string { return fmt.Sprintf("%.0f/s", float64(time.Second)/float64(d)) }
+func mib(b int64) string               { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+func ratio(a, b time.Duration) string  { return fmt.Sprintf("%.2fx", float64(a)/float64(b)) }
 
 func printTable(rows [][]string) {
 	w := make([]int, len(rows[0]))

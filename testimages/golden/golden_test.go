@@ -4,7 +4,12 @@
 //
 // For each testimages/NAME.c: NAME.stdout is the expected standard output, NAME.status
 // the exit status, and, where present, NAME.stderr the expected standard
-// error, NAME.args the arguments (one per line) and NAME.stdin the input.
+// error, NAME.args the arguments (one per line), NAME.stdin the input and
+// NAME.flags extra `aurora-vm run` flags (one per line, placed before the
+// program, so a --timeout there overrides the harness's). The presence of
+// NAME.stdin-open makes standard input a pipe that stays open until the
+// program exits (after NAME.stdin's bytes, if any), for programs that must
+// find a read blocking.
 // `go test ./testimages -update` rewrites the golden files from a KVM run.
 package golden
 
@@ -107,6 +112,29 @@ func readOptional(path string) []byte {
 	return b
 }
 
+// readLines returns the lines of an optional file, none if it is missing.
+func readLines(path string) []string {
+	b := readOptional(path)
+	if b == nil {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
+
+// runWithOpenStdin runs aurora-vm with a pipe as standard input that holds
+// input and is closed only once aurora-vm has exited.
+func runWithOpenStdin(t *testing.T, input []byte, args ...string) result {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	go w.Write(input) // into the pipe's buffer, or as the program reads
+	return runVMFrom(t, r, args...)
+}
+
 func TestGolden(t *testing.T) {
 	sources, _ := filepath.Glob("*.c")
 	if len(sources) == 0 {
@@ -116,11 +144,16 @@ func TestGolden(t *testing.T) {
 		for _, src := range sources {
 			name := strings.TrimSuffix(src, ".c")
 			t.Run(engine+"/"+name, func(t *testing.T) {
-				args := []string{"run", "--accel", engine, "--timeout", "60s", filepath.Join("build", name+".elf")}
-				if a := readOptional(name + ".args"); a != nil {
-					args = append(args, strings.Split(strings.TrimSuffix(string(a), "\n"), "\n")...)
+				args := []string{"run", "--accel", engine, "--timeout", "60s"}
+				args = append(args, readLines(name+".flags")...)
+				args = append(args, filepath.Join("build", name+".elf"))
+				args = append(args, readLines(name+".args")...)
+				var got result
+				if _, err := os.Stat(name + ".stdin-open"); err == nil {
+					got = runWithOpenStdin(t, readOptional(name+".stdin"), args...)
+				} else {
+					got = runVM(t, readOptional(name+".stdin"), args...)
 				}
-				got := runVM(t, readOptional(name+".stdin"), args...)
 				// The path in messages depends on where the test runs from.
 				got.stderr = strings.ReplaceAll(got.stderr, filepath.Join("build", name+".elf"), name+".elf")
 				if *update && engine == "kvm" {
