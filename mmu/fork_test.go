@@ -261,3 +261,31 @@ func TestCopyDuplicatesEveryPage(t *testing.T) {
 		t.Errorf("%d frames free after releasing both, %d before", after, before)
 	}
 }
+
+// TestForkCopiesDirtyPagesAtOnce checks that small pages the parent has
+// written (the dirty bit the CPU sets) are copied at fork rather than
+// shared, and stay writable in the parent.
+func TestForkCopiesDirtyPagesAtOnce(t *testing.T) {
+	as := newSpaceOf(t, 4<<20)
+	mustMap(t, as, 0x400000, 2*PageSize)
+	as.WriteAt([]byte("stack"), 0x400000)
+	slot, _ := as.leaf(0x400000)
+	as.store(slot, as.load(slot)|pteDirty) // as a guest write leaves it
+	child, err := as.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Release()
+	pa, parentWritable := as.Translate(0x400000, true)
+	ca, childWritable := child.Translate(0x400000, true)
+	if !parentWritable || !childWritable || pa == ca {
+		t.Errorf("dirty page: parent %#x (writable %v), child %#x (writable %v); want two writable frames",
+			pa, parentWritable, ca, childWritable)
+	}
+	if got := readBack(t, child, 0x400000, 5); string(got) != "stack" {
+		t.Errorf("child reads %q", got)
+	}
+	if _, ok := as.Translate(0x401000, true); ok {
+		t.Error("the clean page was not shared copy-on-write")
+	}
+}

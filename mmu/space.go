@@ -65,6 +65,7 @@ const (
 	ptePresent  = 1 << 0
 	pteWritable = 1 << 1
 	pteUser     = 1 << 2
+	pteDirty    = 1 << 6 // set by the CPU (or KVM for it) on a write
 	pteHuge     = 1 << 7 // in a page-directory entry: maps a large page
 	// pteCOW is one of the bits the CPU leaves to software: set on a leaf
 	// whose mapping is writable but whose frame is shared copy-on-write.
@@ -406,7 +407,16 @@ func (as *AddressSpace) store(pa, v uint64) {
 // resynchronised before Fork returns (see the package documentation).
 func (as *AddressSpace) Fork() (*AddressSpace, error) {
 	var downgraded [][2]uint64
+	budget := forkCopyBudget
 	child, err := as.clone(func(child *AddressSpace, va, slot, e uint64, huge bool) error {
+		if !huge && e&(pteWritable|pteDirty) == pteWritable|pteDirty && budget > 0 {
+			// A small page the parent has written is likely to be written
+			// again soon by one side or both (the stack, libc's buffers):
+			// copying it now costs far less than the write fault, a VM
+			// exit, that sharing it would cost.
+			budget--
+			return child.copyPage(va, e, false)
+		}
 		if e&pteWritable != 0 {
 			e = e&^pteWritable | pteCOW
 			as.store(slot, e)
@@ -419,35 +429,45 @@ func (as *AddressSpace) Fork() (*AddressSpace, error) {
 	return child, err
 }
 
+// forkCopyBudget bounds the small dirty pages Fork copies at once, so that
+// a process with many of them still forks quickly.
+const forkCopyBudget = 64
+
 // Copy returns a copy of the address space with every page copied at
 // once, the alternative to Fork's sharing (the benchmarks compare them).
 func (as *AddressSpace) Copy() (*AddressSpace, error) {
 	return as.clone(func(child *AddressSpace, va, slot, e uint64, huge bool) error {
-		old, size := leafFrame(e, huge)
-		var pa uint64
-		if huge {
-			var ok bool
-			if pa, ok = as.phys.AllocHuge(); !ok {
-				return ErrNoMemory
-			}
-		} else {
-			var err error
-			if pa, err = as.phys.Alloc(); err != nil {
-				return err
-			}
-		}
-		copy(as.phys.mem[pa:pa+size], as.phys.mem[old:old+size])
-		if e&pteCOW != 0 {
-			e = e&^pteCOW | pteWritable
-		}
-		err := child.share(va, pa|e&^frameMask(huge), huge)
-		if huge {
-			as.phys.FreeHuge(pa) // share took its own reference
-		} else {
-			as.phys.Free(pa)
-		}
-		return err
+		return child.copyPage(va, e, huge)
 	})
+}
+
+// copyPage installs at va a private copy of the frame that entry e (of
+// another address space on the same RAM) maps.
+func (as *AddressSpace) copyPage(va, e uint64, huge bool) error {
+	old, size := leafFrame(e, huge)
+	var pa uint64
+	if huge {
+		var ok bool
+		if pa, ok = as.phys.AllocHuge(); !ok {
+			return ErrNoMemory
+		}
+	} else {
+		var err error
+		if pa, err = as.phys.Alloc(); err != nil {
+			return err
+		}
+	}
+	copy(as.phys.mem[pa:pa+size], as.phys.mem[old:old+size])
+	if e&pteCOW != 0 {
+		e = e&^pteCOW | pteWritable
+	}
+	err := as.share(va, pa|e&^frameMask(huge), huge)
+	if huge {
+		as.phys.FreeHuge(pa) // share took its own reference
+	} else {
+		as.phys.Free(pa)
+	}
+	return err
 }
 
 // leafFrame returns the frame a leaf entry maps and its size.

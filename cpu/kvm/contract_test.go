@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/aurora-vm/aurora-vm/cpu"
+	"github.com/aurora-vm/aurora-vm/mmu"
 )
 
 // Tests of mmu's page-table contract as the guest sees it: host changes
@@ -15,8 +16,14 @@ import (
 // the child still sees the value from before.
 func TestForkDowngradeFaultsNextWrite(t *testing.T) {
 	t.Parallel()
+	// A large page: Fork shares those whatever their state (small pages
+	// the parent has written it may copy at once instead).
+	const heapVA = 0x10000000
 	storeAL := []byte{0x88, 0x03} // mov %al, (%rbx)
-	g := newGuest(t, movRBX(dataVA), movEAX(1), storeAL, opSyscall, movEAX(2), storeAL, opSyscall, opUD2)
+	g := newGuest(t, movRBX(heapVA), movEAX(1), storeAL, opSyscall, movEAX(2), storeAL, opSyscall, opUD2)
+	if err := g.as.Map(heapVA, mmu.HugePageSize, mmu.Read|mmu.Write, "heap"); err != nil {
+		t.Fatal(err)
+	}
 	g.run(t, cpu.ExitSyscall) // the page is written, so cached writable
 	child, err := g.as.Fork()
 	if err != nil {
@@ -24,16 +31,16 @@ func TestForkDowngradeFaultsNextWrite(t *testing.T) {
 	}
 	defer child.Release()
 	ex := g.run(t, cpu.ExitFault)
-	if ex.Fault.Vector != cpu.VecPageFault || ex.Fault.Addr != dataVA || ex.Fault.ErrorCode&3 != 3 {
-		t.Fatalf("fault %v (error code %#x), want a write to the protected page %#x", ex.Fault, ex.Fault.ErrorCode, dataVA)
+	if ex.Fault.Vector != cpu.VecPageFault || ex.Fault.Addr != heapVA || ex.Fault.ErrorCode&3 != 3 {
+		t.Fatalf("fault %v (error code %#x), want a write to the protected page %#x", ex.Fault, ex.Fault.ErrorCode, heapVA)
 	}
 	if retry, err := g.as.HandleFault(ex.Fault.Addr, true); !retry || err != nil {
 		t.Fatalf("HandleFault: %v, %v", retry, err)
 	}
 	g.run(t, cpu.ExitSyscall)
 	var parent, kid [1]byte
-	g.as.ReadAt(parent[:], dataVA)
-	child.ReadAt(kid[:], dataVA)
+	g.as.ReadAt(parent[:], heapVA)
+	child.ReadAt(kid[:], heapVA)
 	if parent[0] != 2 || kid[0] != 1 {
 		t.Errorf("parent reads %d (want 2), child reads %d (want 1)", parent[0], kid[0])
 	}
