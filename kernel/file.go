@@ -149,9 +149,7 @@ func (p *Process) Read(fd int, buf, n uint64) int64 {
 	return int64(got)
 }
 
-func (p *Process) file(fd int) File {
-	if fd < 0 || fd >= MaxFDs {
-		return nil
-	}
-	return p.fds[fd]
-}
+func (p *Process) file(fd int) File { return p.fds.Get(fd) }
+
+// FDs is the process's file descriptor table.
+func (p *Process) FDs() *FDTable { return p.fds }

@@ -26,7 +26,7 @@ func (p *Process) Fork(regs *cpu.Regs) int64 {
 	child.start.RAX = 0
 	child.brk, child.heapEnd = p.brk, p.heapEnd
 	child.filter = p.filter
-	child.fds = p.fds
+	child.fds = p.fds.Fork()
 	p.mu.Lock()
 	child.handlers = p.handlers
 	// A child forked inside a handler returns through the same frames.

@@ -136,9 +136,10 @@ func (k *Kernel) Spawn(img *Image, argv, envp []string) (*Process, error) {
 	p := k.newProcess(as, argv[0])
 	p.start = cpu.Regs{RIP: img.Entry, RSP: sp}
 	p.brk, p.heapEnd = HeapStart, HeapStart
-	p.fds[0] = k.stdin
-	p.fds[1] = &console{w: k.cfg.Stdout}
-	p.fds[2] = &console{w: k.cfg.Stderr}
+	p.fds = &FDTable{}
+	p.fds.Install(k.stdin)
+	p.fds.Install(&console{w: k.cfg.Stdout})
+	p.fds.Install(&console{w: k.cfg.Stderr})
 	if err := k.register(p, nil); err != nil {
 		as.Release()
 		return nil, err

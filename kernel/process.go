@@ -12,9 +12,6 @@ import (
 	"github.com/aurora-vm/aurora-vm/mmu"
 )
 
-// MaxFDs is the size of a process's file descriptor table.
-const MaxFDs = 32
-
 // Process is one Aurora process: an address space, a file descriptor table,
 // signal state and one thread of guest execution, which runs on a goroutine
 // of its own locked to an OS thread (the engine's CPU belongs to it).
@@ -29,7 +26,7 @@ type Process struct {
 	// start is the register file the thread begins with.
 	start cpu.Regs
 
-	fds [MaxFDs]File
+	fds *FDTable
 
 	// brk is the current program break; the heap is mapped from HeapStart
 	// to heapEnd, the break rounded up to a page.

@@ -10,12 +10,7 @@ import (
 // ends, every other process is killed: the machine ends with it.
 func (p *Process) finish() {
 	p.as.Release()
-	for fd, f := range p.fds {
-		if f != nil {
-			f.Close()
-			p.fds[fd] = nil
-		}
-	}
+	p.fds.CloseAll()
 	k := p.k
 	k.mu.Lock()
 	p.zombie = true

@@ -63,6 +63,18 @@ var handlers = map[int]handler{
 		return ok(p.Fork(p.Regs()))
 	},
 	SysWaitpid: waitpid,
+	SysClose: func(p *kernel.Process, a Args) uint64 {
+		if !p.FDs().Close(int(int32(a[0]))) {
+			return errResult
+		}
+		return 0
+	},
+	SysDup2: func(p *kernel.Process, a Args) uint64 {
+		if !p.FDs().Dup2(int(int32(a[0])), int(int32(a[1]))) {
+			return errResult
+		}
+		return a[1] & 0xFFFFFFFF
+	},
 	SysKill: func(p *kernel.Process, a Args) uint64 {
 		pid := int(int32(a[0]))
 		if pid <= 0 || !p.KillPid(pid, int(int32(a[1]))) {
