@@ -8,7 +8,8 @@
 // kind of stub and come back as cpu.ExitFault.
 //
 // KVM ioctls are made through gokvm's kvm package; this package adds only
-// what gokvm lacks (the sync-regs layout of struct kvm_run).
+// what gokvm lacks (the sync-regs layout of struct kvm_run, KVM_SET_FPU,
+// KVM_SET_XSAVE, a KVM_SET_MSRS that reports refused MSRs).
 package kvm
 
 import (
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	gokvm "github.com/bobuhiro11/gokvm/kvm"
 	"golang.org/x/sys/unix"
@@ -57,11 +59,29 @@ type Engine struct {
 	// syscallStaysInRing3 is set on hosts where SYSCALL jumps to LSTAR
 	// without entering ring 0 (see layout.go); probeSyscall finds out.
 	syscallStaysInRing3 bool
-	probe               sync.Once
-	probeErr            error
+	// doorbellRIP is the RIP KVM reports for the trampoline's doorbell
+	// store: the store's own address or the next instruction's, depending
+	// on the host (probeSyscall finds out).
+	doorbellRIP uint64
+	probe       sync.Once
+	probeErr    error
+
+	// memslot is guest RAM as registered with KVM.
+	memslot gokvm.UserspaceMemoryRegion
+	// cleanXSAVE is the XSAVE image every vCPU starts from, nil where
+	// KVM has no KVM_SET_XSAVE.
+	cleanXSAVE []byte
+
+	// world is read-held around every KVM_RUN and write-held while
+	// forgetPageTables cycles the memory slot (see world.go).
+	world    sync.RWMutex
+	forgetMu sync.Mutex
+	stopping atomic.Bool
+	forgets  atomic.Int64 // completed forgetPageTables calls
 
 	mu       sync.Mutex
-	pool     []*vcpu // closed vCPUs, ready for reuse
+	pool     []*vcpu            // closed vCPUs, ready for reuse
+	live     map[*vcpu]struct{} // vCPUs handed out by NewCPU and not closed
 	nextSlot int
 }
 
@@ -85,11 +105,12 @@ func New(phys *mmu.PhysMem) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	e := &Engine{phys: phys, kvmFile: f}
+	e := &Engine{phys: phys, kvmFile: f, live: map[*vcpu]struct{}{}}
 	if err := e.init(); err != nil {
 		e.Close()
 		return nil, err
 	}
+	phys.SetRootRecycler(e.forgetPageTables)
 	return e, nil
 }
 
@@ -122,12 +143,13 @@ func (e *Engine) init() error {
 		return fmt.Errorf("KVM_SET_IDENTITY_MAP_ADDR: %w", err)
 	}
 	mem := e.phys.Bytes()
-	if err := gokvm.SetUserMemoryRegion(vmFd, &gokvm.UserspaceMemoryRegion{
+	e.memslot = gokvm.UserspaceMemoryRegion{
 		Slot:          0,
 		GuestPhysAddr: 0,
 		MemorySize:    uint64(len(mem)),
 		UserspaceAddr: uint64(sliceAddr(mem)),
-	}); err != nil {
+	}
+	if err := gokvm.SetUserMemoryRegion(vmFd, &e.memslot); err != nil {
 		return fmt.Errorf("KVM_SET_USER_MEMORY_REGION: %w", err)
 	}
 	size, err := gokvm.GetVCPUMMmapSize(kvmFd)
@@ -141,6 +163,13 @@ func (e *Engine) init() error {
 		return fmt.Errorf("KVM_GET_SUPPORTED_CPUID: %w", err)
 	}
 	e.xcr0 = userXCR0(e.cpuid)
+	if have, err := gokvm.CheckExtension(kvmFd, capXSAVE); err == nil && have != 0 {
+		size, err := gokvm.CheckExtension(kvmFd, capXSAVE2)
+		if err != nil {
+			size = 0 // older hosts: struct kvm_xsave's 4096 bytes
+		}
+		e.cleanXSAVE = cleanXSAVE(int(size))
+	}
 
 	if e.trampolinePA, err = e.supervisorPage(trampolinePage()); err != nil {
 		return err
@@ -169,16 +198,22 @@ func (e *Engine) Name() string { return "kvm" }
 
 // Close implements cpu.Engine.
 func (e *Engine) Close() error {
+	if e.vmFd != 0 {
+		// Without KVM nothing holds stale page tables.
+		e.phys.SetRootRecycler(nil)
+	}
 	e.mu.Lock()
 	for _, c := range e.pool {
 		c.destroy()
 	}
 	e.pool = nil
-	e.mu.Unlock()
+	// e.mu, not the world lock, guards vmFd here: a vCPU left running
+	// must not keep Close waiting.
 	if e.vmFd != 0 {
 		unix.Close(int(e.vmFd))
 		e.vmFd = 0
 	}
+	e.mu.Unlock()
 	if e.kvmFile != nil {
 		e.kvmFile.Close()
 		e.kvmFile = nil

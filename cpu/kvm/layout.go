@@ -46,11 +46,16 @@ const (
 
 	trampolineVA = mmu.UserEnd
 	probeOffset  = 0x100
+	// doorbellStoreLen is the length of the trampoline's doorbell store,
+	// movabs %al, doorbellVA: a 1-byte write.
+	doorbellStoreLen = 9
 	// trampolineRet is the SYSRETQ after the doorbell store.
-	trampolineRet = 9
+	trampolineRet = doorbellStoreLen
 	// doorbellVA is a user page mapped to doorbellGPA, a guest-physical
 	// address with no RAM behind it: a store there is an MMIO exit, which
-	// works from ring 3 as well as from ring 0.
+	// works from ring 3 as well as from ring 0. Any code can reach the
+	// page; only the trampoline's store, told apart by its length and RIP,
+	// counts as a syscall, and every other access is a page fault.
 	doorbellVA  = mmu.UserEnd + mmu.PageSize
 	doorbellGPA = MaxMemory
 )

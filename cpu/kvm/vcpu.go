@@ -3,7 +3,6 @@ package kvm
 import (
 	"encoding/binary"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -82,6 +81,9 @@ type vcpu struct {
 	resumeRIP   uint64 // stub instruction after the trapping OUT
 	tid         atomic.Int32
 	interrupted atomic.Bool
+	// broken is set when KVM could not be brought to a clean state after
+	// a fault; Close then destroys the vCPU instead of pooling it.
+	broken bool
 	// destroyMu keeps Interrupt, which other goroutines call, from racing
 	// with destroy unmapping the kvm_run page.
 	destroyMu sync.Mutex
@@ -114,6 +116,7 @@ func (e *Engine) NewCPU(as *mmu.AddressSpace) (cpu.CPU, error) {
 			c.destroy()
 			return nil, err
 		}
+		e.register(c)
 		return c, nil
 	}
 	id, a, err := e.allocSlot()
@@ -130,7 +133,17 @@ func (e *Engine) NewCPU(as *mmu.AddressSpace) (cpu.CPU, error) {
 		c.destroy()
 		return nil, e.probeErr
 	}
+	e.register(c)
 	return c, nil
+}
+
+// register records c as live, so that forgetPageTables kicks it. A vCPU
+// that joins while the world is being stopped sees stopping in rearm.
+func (e *Engine) register(c *vcpu) {
+	e.mu.Lock()
+	e.live[c] = struct{}{}
+	e.mu.Unlock()
+	c.rearm()
 }
 
 // probeSyscall runs one SYSCALL on a fresh vCPU to learn whether this host
@@ -139,12 +152,22 @@ func (c *vcpu) probeSyscall() error {
 	c.run.regs = cpu.Regs{RIP: trampolineVA + probeOffset, RFLAGS: userRFLAGS}
 	c.run.validRegs = syncRegs
 	c.run.dirtyRegs = syncRegs
-	if err := gokvm.Run(uintptr(c.fd)); err != nil {
+	if err := c.kvmRun(); err != nil {
 		return fmt.Errorf("KVM_RUN: %w", err)
 	}
-	if !c.doorbellRang() {
+	if gokvm.ExitType(c.run.ExitReason) != gokvm.EXITMMIO || !c.mmio().isDoorbellStore() {
 		return fmt.Errorf("%w: SYSCALL does not reach the trampoline (exit %v)",
 			ErrUnavailable, gokvm.ExitType(c.run.ExitReason))
+	}
+	// KVM reports an MMIO store at the store (if it exits before
+	// executing it) or after it (if it completes it first, as this
+	// project's development hosts do). Only the trampoline's own store
+	// leaves this RIP.
+	switch rip := c.run.regs.RIP; rip {
+	case trampolineVA, trampolineVA + doorbellStoreLen:
+		c.e.doorbellRIP = rip
+	default:
+		return fmt.Errorf("%w: the doorbell store is reported at pc 0x%x", ErrUnavailable, rip)
 	}
 	sregs, err := gokvm.GetSregs(uintptr(c.fd))
 	if err != nil {
@@ -158,25 +181,22 @@ func (c *vcpu) probeSyscall() error {
 	return nil
 }
 
-// reset prepares a pooled vCPU for a new thread on as.
+// reset prepares a pooled vCPU for a new thread on as: nothing of the
+// previous thread may show, neither in registers nor in translations.
 func (c *vcpu) reset(as *mmu.AddressSpace) error {
 	c.as = as
 	if err := c.e.mapSupervisor(as, c.id, c.area); err != nil {
 		return err
 	}
-	sregs := c.userSregs()
-	// KVM flushes the guest TLB when CR3 changes. A new address space can
-	// reuse the old root frame, so load it once with the write-through bit
-	// flipped to make sure nothing of the previous thread survives.
-	sregs.CR3 |= 1 << 3
-	if err := gokvm.SetSregs(uintptr(c.fd), sregs); err != nil {
+	// Loading CR3 is enough for translations: mmu never gives a new address
+	// space a root frame KVM may still hold a shadow of (see the page-table
+	// contract in the mmu package documentation, and forgetPageTables).
+	if err := gokvm.SetSregs(uintptr(c.fd), c.userSregs()); err != nil {
 		return fmt.Errorf("KVM_SET_SREGS: %w", err)
 	}
-	sregs.CR3 &^= 1 << 3
-	if err := gokvm.SetSregs(uintptr(c.fd), sregs); err != nil {
-		return fmt.Errorf("KVM_SET_SREGS: %w", err)
+	if err := c.clearState(); err != nil {
+		return err
 	}
-	c.run.ImmediateExit = 0
 	c.interrupted.Store(false)
 	c.tid.Store(0)
 	c.run.regs = cpu.Regs{RFLAGS: userRFLAGS}
@@ -212,13 +232,8 @@ func (c *vcpu) init() error {
 			return fmt.Errorf("KVM_SET_XCRS: %w", err)
 		}
 	}
-	msrs := &gokvm.MSRS{NMSRs: 3, Entries: []gokvm.MSREntry{
-		{Index: msrSTAR, Data: starValue},
-		{Index: msrLSTAR, Data: trampolineVA},
-		{Index: msrSFMASK, Data: sfmask},
-	}}
-	if err := gokvm.SetMSRs(uintptr(c.fd), msrs); err != nil {
-		return fmt.Errorf("KVM_SET_MSRS: %w", err)
+	if err := c.clearState(); err != nil {
+		return err
 	}
 	c.run.validRegs = syncRegs
 	c.run.regs = cpu.Regs{RFLAGS: userRFLAGS}
@@ -267,15 +282,15 @@ func (c *vcpu) Run() (cpu.Exit, error) {
 		// KVM leaves exit_reason alone when immediate_exit stops it before
 		// entering the guest; preset it so that case reads as an interrupt.
 		c.run.ExitReason = exitIntr
-		if err := gokvm.Run(uintptr(c.fd)); err != nil {
+		if err := c.kvmRun(); err != nil {
 			return cpu.Exit{}, fmt.Errorf("KVM_RUN: %w", err)
 		}
 		switch gokvm.ExitType(c.run.ExitReason) {
 		case gokvm.EXITMMIO:
-			if c.doorbellRang() {
+			if m := c.mmio(); m.isDoorbellStore() && c.run.regs.RIP == c.e.doorbellRIP {
 				return c.syscallFromTrampoline(), nil
 			}
-			return c.strayAccess(), nil
+			return c.strayMMIO()
 		case gokvm.EXITIO:
 			_, _, port, _, _ := c.run.IO()
 			switch port {
@@ -286,15 +301,27 @@ func (c *vcpu) Run() (cpu.Exit, error) {
 			case portBareExit:
 				continue
 			}
-			return c.strayAccess(), nil
+			// A port no stub uses; programs reach none (IOPL 0, no I/O
+			// bitmap).
+			return c.abort(cpu.Fault{Vector: cpu.VecGeneralProt, PC: c.run.regs.RIP})
 		case exitIntr:
 			if c.interrupted.Swap(false) {
-				c.run.ImmediateExit = 0
+				c.rearm()
 				return cpu.Exit{Kind: cpu.ExitInterrupted}, nil
 			}
-			continue // a signal meant for the Go runtime; carry on
+			// A kick from forgetPageTables or a signal meant for the Go
+			// runtime: carry on.
+			c.rearm()
+			continue
 		case gokvm.EXITSHUTDOWN:
-			return cpu.Exit{Kind: cpu.ExitFault, Fault: cpu.Fault{Vector: cpu.VecShutdown, PC: c.run.regs.RIP}}, nil
+			return c.abort(cpu.Fault{Vector: cpu.VecShutdown, PC: c.run.regs.RIP})
+		case gokvm.EXITINTERNALERROR:
+			// KVM could not emulate what the guest did (fxsave to the
+			// doorbell page, say) or deliver an event it raised: the only
+			// code it runs besides the engine's fixed stubs is the
+			// program's, so the program is at fault. RIP is at the
+			// instruction, which KVM did not execute.
+			return c.abort(cpu.Fault{Vector: cpu.VecGeneralProt, PC: c.run.regs.RIP})
 		default:
 			return cpu.Exit{}, fmt.Errorf("unexpected KVM exit %v at pc 0x%x",
 				gokvm.ExitType(c.run.ExitReason), c.run.regs.RIP)
@@ -302,29 +329,135 @@ func (c *vcpu) Run() (cpu.Exit, error) {
 	}
 }
 
-// doorbellRang reports whether the last exit was the trampoline's store.
-func (c *vcpu) doorbellRang() bool {
-	return gokvm.ExitType(c.run.ExitReason) == gokvm.EXITMMIO && c.run.Data[0] == doorbellGPA
+// mmioExit is struct kvm_run's mmio member.
+type mmioExit struct {
+	gpa   uint64
+	len   uint32
+	write bool
 }
 
-// strayAccess turns an exit the guest caused on purpose outside the trap
-// stubs (device memory, port I/O) into a fault that kills the program like
-// any other illegal access.
-func (c *vcpu) strayAccess() cpu.Exit {
+func (c *vcpu) mmio() mmioExit {
+	d := &c.run.Data
+	return mmioExit{gpa: d[0], len: uint32(d[2]), write: d[2]>>32&0xFF != 0}
+}
+
+// isDoorbellStore reports whether the access looks like the trampoline's
+// store; the caller checks RIP too, since any code can reach the page.
+func (m mmioExit) isDoorbellStore() bool {
+	return m.write && m.len == 1 && m.gpa == doorbellGPA
+}
+
+// Page-fault error code bits.
+const (
+	pfPresent = 1 << 0
+	pfWrite   = 1 << 1
+	pfUser    = 1 << 2
+)
+
+// strayMMIO turns an access to the doorbell page by anything but the
+// trampoline's store into the page fault a program expects from a page it
+// may not touch. On hosts that complete an MMIO store before exiting (see
+// probeSyscall) the PC of a store is that of the next instruction.
+func (c *vcpu) strayMMIO() (cpu.Exit, error) {
+	m, pc := c.mmio(), c.run.regs.RIP
+	if m.gpa < c.e.phys.Size() {
+		return cpu.Exit{}, fmt.Errorf("MMIO exit on guest RAM at 0x%x (pc 0x%x)", m.gpa, pc)
+	}
+	if m.gpa-doorbellGPA >= mmu.PageSize {
+		return c.abort(cpu.Fault{Vector: cpu.VecGeneralProt, PC: pc})
+	}
+	code := uint64(pfPresent | pfUser)
+	if m.write {
+		code |= pfWrite
+	}
+	return c.abort(cpu.Fault{Vector: cpu.VecPageFault, ErrorCode: code, PC: pc, Addr: doorbellVA + m.gpa - doorbellGPA})
+}
+
+// abort ends a trap that KVM took outside the engine's stubs as a fault of
+// the program. It lets KVM finish the instruction (settle), puts the
+// registers back as they were at the exit, and reloads ring 3's segments in
+// case the exit came from ring 0, so a thread resumed after the fault (by a
+// signal handler, say) runs as a program again.
+func (c *vcpu) abort(f cpu.Fault) (cpu.Exit, error) {
+	regs := c.run.regs
+	if err := c.settle(); err != nil {
+		return cpu.Exit{}, err
+	}
+	c.run.regs = regs
+	if err := gokvm.SetSregs(uintptr(c.fd), c.userSregs()); err != nil {
+		return cpu.Exit{}, fmt.Errorf("KVM_SET_SREGS: %w", err)
+	}
+	return c.fault(f), nil
+}
+
+// maxSettle bounds the KVM_RUNs settle spends on one instruction. A string
+// instruction takes one per MMIO access, and KVM goes back to the guest
+// (here: returns) at least every 1024 iterations.
+const maxSettle = 4096
+
+// settle lets KVM finish the instruction behind an MMIO or port exit that
+// will not be resumed. KVM completes such an instruction at the next
+// KVM_RUN, writing a load's register and RIP from what it decoded back then;
+// left pending, that would land in whatever thread the vCPU runs next.
+// immediate_exit keeps the guest itself from running; loads read zeros.
+func (c *vcpu) settle() error {
+	c.run.dirtyRegs = 0
+	defer c.rearm()
+	for range maxSettle {
+		switch gokvm.ExitType(c.run.ExitReason) {
+		case gokvm.EXITMMIO:
+			c.run.Data[1] = 0 // the data a load reads
+		case gokvm.EXITIO:
+		default:
+			return nil
+		}
+		c.setImmediateExit()
+		c.run.ExitReason = exitIntr
+		if err := c.kvmRun(); err != nil {
+			return fmt.Errorf("KVM_RUN: %w", err)
+		}
+	}
+	c.broken = true
+	return nil
+}
+
+// fault ends the current trap as a fault of the program.
+func (c *vcpu) fault(f cpu.Fault) cpu.Exit {
 	c.resume = resumeNone
-	return cpu.Exit{Kind: cpu.ExitFault, Fault: cpu.Fault{Vector: cpu.VecGeneralProt, PC: c.run.regs.RIP}}
+	return cpu.Exit{Kind: cpu.ExitFault, Fault: f}
+}
+
+// Flags a thread may carry across a syscall in R11: the arithmetic flags,
+// TF, DF, AC and ID. IOPL, NT and the rest are the engine's to set.
+const userFlags = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 1<<8 | 1<<10 | 1<<11 | 1<<18 | 1<<21
+
+// syscallReturn sets RIP and RFLAGS to the return address and flags of a
+// SYSCALL (RCX and R11) and reports whether the thread may continue there.
+// A real SYSCALL leaves the address after it: in user space, or in the
+// user-visible pages below mmu.EngineEnd (the kernel's signal trampoline
+// lives there). A jump into the trampoline can leave anything, and the
+// thread must not resume in this engine's trampoline or doorbell page, the
+// upper half, or at a non-canonical address.
+func (c *vcpu) syscallReturn() bool {
+	r := &c.run.regs
+	r.RIP, r.RFLAGS = r.RCX, r.R11&userFlags|userRFLAGS
+	return r.RCX < mmu.EngineEnd && (r.RCX < trampolineVA || r.RCX >= doorbellVA+mmu.PageSize)
 }
 
 // syscallFromTrampoline handles a SYSCALL that reached the trampoline's
-// OUT: the return address and flags are in RCX and R11. Where SYSCALL
-// stayed in ring 3 the thread simply continues there, with no SYSRETQ.
+// doorbell store: the return address and flags are in RCX and R11. Where
+// SYSCALL stayed in ring 3 the thread simply continues there, with no
+// SYSRETQ. A return address the thread cannot continue at is a fault
+// there; the syscall is not made.
 func (c *vcpu) syscallFromTrampoline() cpu.Exit {
-	r := &c.run.regs
+	ok := c.syscallReturn()
 	c.resume = resumeSysret
 	if c.e.syscallStaysInRing3 {
 		c.resume = resumeNone
 	}
-	r.RIP, r.RFLAGS = r.RCX, r.R11
+	if !ok {
+		return cpu.Exit{Kind: cpu.ExitFault, Fault: cpu.Fault{Vector: cpu.VecGeneralProt, PC: c.run.regs.RIP}}
+	}
 	return cpu.Exit{Kind: cpu.ExitSyscall}
 }
 
@@ -356,8 +489,9 @@ func (c *vcpu) exception() (cpu.Exit, error) {
 	case vector == cpu.VecGeneralProt && fromUser && rip == trampolineVA:
 		// SYSCALL left us in ring 3 at the trampoline (see layout.go).
 		ex, err := c.syscallFromFrame(frameVA+16, resumeRIP, 0)
-		r := &c.run.regs
-		r.RIP, r.RFLAGS = r.RCX, r.R11
+		if err == nil && !c.syscallReturn() {
+			return cpu.Exit{Kind: cpu.ExitFault, Fault: cpu.Fault{Vector: cpu.VecGeneralProt, PC: c.run.regs.RIP}}, nil
+		}
 		ex.Int80 = false
 		return ex, err
 	case vector == cpu.VecInvalidOp && fromUser && c.isInt80(rip):
@@ -439,29 +573,25 @@ func (c *vcpu) stackWord(va uint64) ([]byte, error) {
 	return page[off%mmu.PageSize : off%mmu.PageSize+8], nil
 }
 
-// Interrupt implements cpu.CPU: immediate_exit covers a vCPU about to enter
-// the guest, and a signal kicks one already inside it.
+// Interrupt implements cpu.CPU. interrupted is set before the kick, which
+// rearm relies on.
 func (c *vcpu) Interrupt() {
-	c.destroyMu.Lock()
-	defer c.destroyMu.Unlock()
-	if c.run == nil {
-		return
-	}
 	c.interrupted.Store(true)
-	c.run.ImmediateExit = 1
-	if tid := c.tid.Load(); tid != 0 {
-		// SIGURG is the Go runtime's own preemption signal: harmless to
-		// the process, and it makes KVM_RUN return.
-		unix.Tgkill(os.Getpid(), int(tid), unix.SIGURG)
-	}
+	c.kick()
 }
 
 // Close implements cpu.CPU: the vCPU goes back to the engine's pool.
 func (c *vcpu) Close() error {
 	c.as = nil
 	c.e.mu.Lock()
-	c.e.pool = append(c.e.pool, c)
+	delete(c.e.live, c)
+	if !c.broken {
+		c.e.pool = append(c.e.pool, c)
+	}
 	c.e.mu.Unlock()
+	if c.broken {
+		c.destroy()
+	}
 	return nil
 }
 
