@@ -45,12 +45,18 @@ type guest struct {
 
 func newGuest(t testing.TB, code ...[]byte) *guest {
 	t.Helper()
+	return newGuestOf(t, 16<<20, code...)
+}
+
+// newGuestOf is newGuest with ramSize bytes of guest RAM.
+func newGuestOf(t testing.TB, ramSize uint64, code ...[]byte) *guest {
+	t.Helper()
 	if err := Available(); err != nil {
 		t.Skipf("skipping: %v", err)
 	}
 	runtime.LockOSThread()
 	t.Cleanup(runtime.UnlockOSThread)
-	phys, err := mmu.NewPhysMem(16 << 20)
+	phys, err := mmu.NewPhysMem(ramSize)
 	if err != nil {
 		t.Fatal(err)
 	}
