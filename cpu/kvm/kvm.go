@@ -1,11 +1,15 @@
 // Package kvm runs guest code at native speed in a KVM virtual machine.
 //
 // Each vCPU sits in 64-bit long mode at ring 3 on the page tables of an
-// mmu.AddressSpace. SYSCALL and int $0x80 enter tiny ring-0 stubs (see
-// layout.go) whose only job is an OUT instruction, which makes KVM exit to the
-// host; registers travel through KVM's shared sync-regs area, so a syscall
-// costs one exit and no register ioctls. CPU exceptions go through the same
-// kind of stub and come back as cpu.ExitFault.
+// mmu.AddressSpace. SYSCALL lands on a trampoline whose one store to a
+// doorbell page (guest-physical memory with no RAM behind it) makes KVM exit
+// to the host; int $0x80 and CPU exceptions enter tiny ring-0 stubs whose
+// only job is an OUT instruction (see layout.go). Registers travel through
+// KVM's shared sync-regs area, so a syscall costs one exit and no register
+// ioctls. Exceptions come back as cpu.ExitFault, resumable at the faulting
+// instruction. Pooled vCPUs are reset to a clean state for each thread
+// (state.go), and forgetPageTables makes KVM drop every shadow page table
+// for mmu's page-table contract (world.go).
 //
 // KVM ioctls are made through gokvm's kvm package; this package adds only
 // what gokvm lacks (the sync-regs layout of struct kvm_run, KVM_SET_FPU,
