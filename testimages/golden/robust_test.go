@@ -1,6 +1,7 @@
 package golden
 
 import (
+	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,5 +70,68 @@ func TestTooLittleMemoryForTheCPU(t *testing.T) {
 		if got.status != 125 || strings.Count(got.stderr, "\n") != 1 || !strings.Contains(got.stderr, "needs more guest memory") {
 			t.Errorf("--memory %s: status %d, stderr %q; want 125 and one line about memory", mem, got.status, got.stderr)
 		}
+	}
+}
+
+// TestCtrlCReachesProcessOne sends SIGINT to aurora-vm twice: process 1
+// handles the first and is killed by the second, and aurora-vm exits as a
+// shell expects (130) with one line.
+func TestCtrlCReachesProcessOne(t *testing.T) {
+	engines(t)
+	prog := buildTestdata(t, "ctrlc")
+	cmd := exec.Command(vmBinary, "run", "--timeout", "30s", prog)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	expect := func(want string) {
+		t.Helper()
+		if !lines.Scan() || lines.Text() != want {
+			t.Fatalf("read %q, want %q (stderr %q)", lines.Text(), want, stderr.String())
+		}
+	}
+	expect("ready")
+	cmd.Process.Signal(os.Interrupt)
+	expect("caught 2")
+	expect("ready again")
+	cmd.Process.Signal(os.Interrupt)
+	err = cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 130 || !strings.Contains(stderr.String(), "killed by SIGINT") {
+		t.Errorf("exit %v, stderr %q: want status 130 and the SIGINT line", err, stderr.String())
+	}
+}
+
+// TestTraceShowsProcessesAndSignals checks the trace lines of the process
+// calls: pids, decoded signals and statuses, filtered calls and ends.
+func TestTraceShowsProcessesAndSignals(t *testing.T) {
+	engines(t)
+	got := runVM(t, nil, "run", "--trace", filepath.Join("build", "filter.elf"))
+	got2 := runVM(t, nil, "run", "--trace", filepath.Join("build", "signal_handlers.elf"))
+	trace := got.stderr + got2.stderr
+	for _, want := range []string{
+		"[1] getpid() = -2 (filtered)",
+		"[1] fork() = 2",
+		"+++ exited with",
+		"[1] waitpid(",
+		") = 2 (status ",
+		"[1] signal(SIGUSR1, 0x",
+		"= SIG_DFL",
+		"[1] kill(1, SIGUSR1) = 0",
+		"[1] --- SIGUSR1: handler 0x",
+		"[1] sigreturn() = ",
+	} {
+		if !strings.Contains(trace, want) {
+			t.Errorf("trace lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("trace:\n%s", trace)
 	}
 }
