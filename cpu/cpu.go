@@ -183,6 +183,13 @@ type CPU interface {
 	// does; sigreturn, which restores a whole interrupted context, needs
 	// them kept.
 	RestoreAll()
+	// FPState returns the thread's x87/SSE/AVX state in the XSAVE
+	// standard layout, and SetFPState loads such a state: fork gives the
+	// child the parent's control words (MXCSR, the x87 control word),
+	// which the C ABI keeps across calls. An engine that cannot read the
+	// state returns nil, and SetFPState(nil) does nothing.
+	FPState() ([]byte, error)
+	SetFPState([]byte) error
 	// Close releases the CPU.
 	Close() error
 }

@@ -24,6 +24,10 @@ func (p *Process) Fork(regs *cpu.Regs) int64 {
 	child := p.k.newProcess(as, p.name)
 	child.start = *regs
 	child.start.RAX = 0
+	if child.startFP, err = p.cpu.FPState(); err != nil {
+		as.Release()
+		return -1
+	}
 	child.brk, child.heapEnd = p.brk, p.heapEnd
 	child.filter = p.filter
 	child.fds = p.fds.Fork()

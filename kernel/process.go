@@ -23,8 +23,10 @@ type Process struct {
 	pid  int
 	name string
 	as   *mmu.AddressSpace
-	// start is the register file the thread begins with.
-	start cpu.Regs
+	// start is the register file the thread begins with, and startFP its
+	// x87/SSE state (nil: a clean one).
+	start   cpu.Regs
+	startFP []byte
 
 	fds *FDTable
 
@@ -102,6 +104,12 @@ func (p *Process) run(ready chan<- error) {
 		return
 	}
 	*c.Regs() = p.start
+	if err := c.SetFPState(p.startFP); err != nil {
+		c.Close()
+		ready <- err
+		return
+	}
+	p.startFP = nil
 	p.mu.Lock()
 	p.cpu = c
 	// A signal sent before the CPU existed could not interrupt it.

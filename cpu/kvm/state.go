@@ -168,3 +168,32 @@ func (c *vcpu) clearState() error {
 	}
 	return nil
 }
+
+var ioctlGetXSAVE = gokvm.IIOR(0xA4, 4096) // KVM_GET_XSAVE
+
+// FPState implements cpu.CPU: the XSAVE image KVM_GET_XSAVE gives, or nil
+// on hosts without it (fork's child then starts from a clean state).
+func (c *vcpu) FPState() ([]byte, error) {
+	if c.e.cleanXSAVE == nil {
+		return nil, nil
+	}
+	b := make([]byte, len(c.e.cleanXSAVE))
+	if _, err := gokvm.Ioctl(uintptr(c.fd), ioctlGetXSAVE, uintptr(unsafe.Pointer(&b[0]))); err != nil {
+		return nil, fmt.Errorf("KVM_GET_XSAVE: %w", err)
+	}
+	return b, nil
+}
+
+// SetFPState implements cpu.CPU.
+func (c *vcpu) SetFPState(b []byte) error {
+	if b == nil || c.e.cleanXSAVE == nil {
+		return nil
+	}
+	if len(b) < len(c.e.cleanXSAVE) {
+		return fmt.Errorf("FP state of %d bytes, want %d", len(b), len(c.e.cleanXSAVE))
+	}
+	if _, err := gokvm.Ioctl(uintptr(c.fd), ioctlSetXSAVE, uintptr(unsafe.Pointer(&b[0]))); err != nil {
+		return fmt.Errorf("KVM_SET_XSAVE: %w", err)
+	}
+	return nil
+}
