@@ -3,6 +3,8 @@ package kernel
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/aurora-vm/aurora-vm/kernel/errno"
 )
 
 // MaxFDs is the size of a process's file descriptor table.
@@ -45,46 +47,46 @@ func (t *FDTable) Get(fd int) File {
 }
 
 // Install opens a new description of f at the lowest free descriptor and
-// returns it, or -1 when the table is full (f is then closed).
-func (t *FDTable) Install(f File) int {
+// returns it, or EMFILE when the table is full (f is then closed).
+func (t *FDTable) Install(f File) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for fd, slot := range t.files {
 		if slot == nil {
 			of := &openFile{File: f}
 			t.files[fd] = of.ref()
-			return fd
+			return fd, nil
 		}
 	}
 	f.Close()
-	return -1
+	return -1, errno.EMFILE
 }
 
-// Close closes descriptor fd and reports whether it was open.
-func (t *FDTable) Close(fd int) bool {
+// Close closes descriptor fd (EBADF if it was not open).
+func (t *FDTable) Close(fd int) error {
 	t.mu.Lock()
 	if fd < 0 || fd >= MaxFDs || t.files[fd] == nil {
 		t.mu.Unlock()
-		return false
+		return errno.EBADF
 	}
 	f := t.files[fd]
 	t.files[fd] = nil
 	t.mu.Unlock()
 	f.unref()
-	return true
+	return nil
 }
 
 // Dup2 makes newfd refer to oldfd's description, closing what newfd
-// referred to first, and reports whether oldfd and newfd were valid.
-func (t *FDTable) Dup2(oldfd, newfd int) bool {
+// referred to first (EBADF when either is not a valid descriptor).
+func (t *FDTable) Dup2(oldfd, newfd int) error {
 	t.mu.Lock()
 	if oldfd < 0 || oldfd >= MaxFDs || newfd < 0 || newfd >= MaxFDs || t.files[oldfd] == nil {
 		t.mu.Unlock()
-		return false
+		return errno.EBADF
 	}
 	if oldfd == newfd {
 		t.mu.Unlock()
-		return true
+		return nil
 	}
 	old := t.files[newfd]
 	t.files[newfd] = t.files[oldfd].ref()
@@ -92,7 +94,7 @@ func (t *FDTable) Dup2(oldfd, newfd int) bool {
 	if old != nil {
 		old.unref()
 	}
-	return true
+	return nil
 }
 
 // Fork returns a copy of the table whose descriptors share this one's

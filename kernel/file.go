@@ -1,16 +1,21 @@
 package kernel
 
 import (
+	"fmt"
 	"io"
 	"sync"
+
+	"github.com/aurora-vm/aurora-vm/kernel/errno"
+	"github.com/aurora-vm/aurora-vm/kernel/signal"
 )
 
 // File is an open file description: what a file descriptor refers to.
 type File interface {
-	// Read reads into b. A read that has to wait gives up with
-	// errInterrupted when cancel is closed (the process is being killed).
+	// Read reads into b, and Write writes b. A call that has to wait
+	// gives up with errInterrupted (EINTR) when cancel is closed: a signal
+	// is pending (see Process.Interrupted). Errors carry an errno code.
 	Read(b []byte, cancel <-chan struct{}) (int, error)
-	Write(b []byte) (int, error)
+	Write(b []byte, cancel <-chan struct{}) (int, error)
 	Close() error
 }
 
@@ -85,7 +90,7 @@ func (c *console) fill(n int, done chan struct{}) {
 	close(done)
 }
 
-func (c *console) Write(b []byte) (int, error) {
+func (c *console) Write(b []byte, _ <-chan struct{}) (int, error) {
 	if c.w == nil {
 		return 0, errNotWritable
 	}
@@ -94,14 +99,12 @@ func (c *console) Write(b []byte) (int, error) {
 
 func (c *console) Close() error { return nil }
 
-type kernelError string
-
-func (e kernelError) Error() string { return string(e) }
-
-const (
-	errNotReadable = kernelError("not open for reading")
-	errNotWritable = kernelError("not open for writing")
-	errInterrupted = kernelError("interrupted by a signal")
+// Errors of the console; errInterrupted is what every blocking call
+// returns when a signal cuts it short.
+var (
+	errNotReadable = fmt.Errorf("not open for reading: %w", errno.EBADF)
+	errNotWritable = fmt.Errorf("not open for writing: %w", errno.EBADF)
+	errInterrupted = errno.EINTR
 )
 
 // maxIO bounds the bytes one read or write moves, so a huge length cannot
@@ -109,44 +112,54 @@ const (
 const maxIO = 1 << 20
 
 // Write writes n bytes at guest address buf to fd.
-func (p *Process) Write(fd int, buf, n uint64) int64 {
+func (p *Process) Write(fd int, buf, n uint64) (int64, error) {
 	f := p.file(fd)
 	if f == nil {
-		return -1
+		return -1, errno.EBADF
 	}
 	n = min(n, maxIO)
 	data := make([]byte, n)
 	if err := p.as.ReadAt(data, buf); err != nil {
-		return -1
+		return -1, errno.EFAULT
 	}
-	written, err := f.Write(data)
+	written, err := f.Write(data, p.Interrupted())
 	if err != nil && written == 0 {
-		return -1
+		return -1, p.fileError(err)
 	}
-	return int64(written)
+	return int64(written), nil
 }
 
 // Read reads up to n bytes from fd into guest address buf.
-func (p *Process) Read(fd int, buf, n uint64) int64 {
+func (p *Process) Read(fd int, buf, n uint64) (int64, error) {
 	f := p.file(fd)
 	if f == nil {
-		return -1
+		return -1, errno.EBADF
 	}
 	n = min(n, maxIO)
 	// Check the destination before blocking, so a bad pointer fails at once
 	// and no input is consumed for it.
 	if err := p.as.Access(buf, n, true, func([]byte) {}); err != nil {
-		return -1
+		return -1, errno.EFAULT
 	}
 	data := make([]byte, n)
 	got, err := f.Read(data, p.Interrupted())
 	if err != nil && got == 0 {
-		return -1
+		return -1, p.fileError(err)
 	}
 	if err := p.as.WriteAt(data[:got], buf); err != nil {
-		return -1
+		return -1, errno.EFAULT
 	}
-	return int64(got)
+	return int64(got), nil
+}
+
+// fileError is what a failed file operation reports to the program. A
+// write to a connection or pipe nobody will read raises SIGPIPE, as on
+// Linux; the call returns -1 (EPIPE) if the program survives it.
+func (p *Process) fileError(err error) error {
+	if errno.Of(err) == errno.EPIPE {
+		p.Signal(signal.SIGPIPE)
+	}
+	return err
 }
 
 func (p *Process) file(fd int) File { return p.fds.Get(fd) }

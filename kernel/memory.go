@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"github.com/aurora-vm/aurora-vm/kernel/errno"
 	"github.com/aurora-vm/aurora-vm/mmu"
 )
 
@@ -39,21 +40,18 @@ func (p *Process) Brk(newBreak uint64) uint64 {
 	return p.brk
 }
 
-// MmapFailed is what mmap returns on failure: (uint64)-1.
-const MmapFailed = ^uint64(0)
-
 // Mmap maps length bytes (rounded up to pages) of zeroed, writable memory
 // in the mmap region, at addr if it is non-zero, page-aligned and free, or
 // at the lowest free range otherwise. prot and flags are ignored, as in
 // Aurora, and mappings are also executable.
-func (p *Process) Mmap(addr, length uint64) uint64 {
+func (p *Process) Mmap(addr, length uint64) (uint64, error) {
 	if length == 0 || length > MmapEnd-MmapStart {
-		return MmapFailed
+		return 0, errno.EINVAL
 	}
 	length = mmu.PageAlignUp(length)
 	if addr != 0 {
 		if addr%mmu.PageSize != 0 || addr < MmapStart || addr+length > MmapEnd || !p.as.Free(addr, addr+length) {
-			return MmapFailed
+			return 0, errno.EINVAL
 		}
 	} else {
 		// Large requests start on a large-page boundary when they can, so
@@ -65,13 +63,13 @@ func (p *Process) Mmap(addr, length uint64) uint64 {
 			addr = p.findFree(length, mmu.PageSize)
 		}
 		if addr == 0 {
-			return MmapFailed
+			return 0, errno.ENOMEM
 		}
 	}
 	if err := p.as.Map(addr, length, mmu.Read|mmu.Write|mmu.Exec, "mmap"); err != nil {
-		return MmapFailed
+		return 0, errno.ENOMEM
 	}
-	return addr
+	return addr, nil
 }
 
 // findFree returns the lowest align-aligned address in the mmap region
@@ -97,12 +95,12 @@ func (p *Process) findFree(length, align uint64) uint64 {
 // Munmap removes the mmap-region pages in [addr, addr+length). addr must be
 // page-aligned and the range inside the mmap region; unmapped pages in the
 // range are skipped.
-func (p *Process) Munmap(addr, length uint64) int64 {
+func (p *Process) Munmap(addr, length uint64) error {
 	if addr%mmu.PageSize != 0 || length == 0 || addr < MmapStart || addr+length > MmapEnd || addr+length < addr {
-		return -1
+		return errno.EINVAL
 	}
 	if err := p.as.Unmap(addr, mmu.PageAlignUp(length)); err != nil {
-		return -1
+		return errno.ENOMEM
 	}
-	return 0
+	return nil
 }

@@ -106,18 +106,18 @@ func TestBrkFailsWhenMemoryIsShort(t *testing.T) {
 
 func TestMmapPlacesLargeRequestsOnLargePageBoundaries(t *testing.T) {
 	p := newTestProcess(t, 32<<20)
-	small := p.Mmap(0, 100)
+	small, _ := p.Mmap(0, 100)
 	if small != MmapStart {
 		t.Fatalf("first mmap at %#x, want %#x", small, MmapStart)
 	}
-	big := p.Mmap(0, 3<<20)
+	big, _ := p.Mmap(0, 3<<20)
 	if big != MmapStart+mmu.HugePageSize {
 		t.Errorf("3 MiB mmap at %#x, want the first free 2 MiB boundary %#x", big, MmapStart+mmu.HugePageSize)
 	}
-	if again := p.Mmap(0, mmu.PageSize); again != MmapStart+mmu.PageSize {
+	if again, _ := p.Mmap(0, mmu.PageSize); again != MmapStart+mmu.PageSize {
 		t.Errorf("a small mmap after it at %#x, want the gap at %#x", again, MmapStart+mmu.PageSize)
 	}
-	if p.Munmap(big, 3<<20) != 0 || mapped(p, big) {
+	if p.Munmap(big, 3<<20) != nil || mapped(p, big) {
 		t.Error("munmap of the large mapping failed")
 	}
 }

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aurora-vm/aurora-vm/cpu"
+	"github.com/aurora-vm/aurora-vm/kernel/errno"
 	"github.com/aurora-vm/aurora-vm/kernel/signal"
 	"github.com/aurora-vm/aurora-vm/mmu"
 )
@@ -36,6 +38,10 @@ type Process struct {
 
 	// filter is the syscall filter: a set bit blocks that syscall number.
 	filter [32]byte
+	// lastErr is the errno of the last failed call; errnoAddr, if set,
+	// is where the program wants it written (the libc's errno).
+	lastErr   errno.Errno
+	errnoAddr uint64
 
 	// exited is set once the thread must stop; status says how it ended.
 	exited bool
@@ -250,20 +256,46 @@ func (p *Process) block(ready <-chan struct{}) bool {
 	}
 }
 
-// Sleep blocks for d. It reports false when a signal cut it short.
-func (p *Process) Sleep(d time.Duration) bool {
+// Sleep blocks for d, or until a signal cuts it short (EINTR).
+func (p *Process) Sleep(d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return true
+		return nil
 	case <-p.Interrupted():
-		return false
+		return errno.EINTR
 	}
 }
 
 // Yield gives other goroutines a chance to run.
 func (p *Process) Yield() { runtime.Gosched() }
+
+// SetErrno records why the last call failed and writes the code to the
+// program's errno, if it registered one (SetErrnoAddr).
+func (p *Process) SetErrno(e errno.Errno) {
+	p.lastErr = e
+	if p.errnoAddr != 0 {
+		var b [4]byte
+		binary.LittleEndian.PutUint32(b[:], uint32(e))
+		if p.as.WriteAt(b[:], p.errnoAddr) != nil {
+			p.errnoAddr = 0 // no longer writable: stop trying
+		}
+	}
+}
+
+// LastErrno is the errno of the last failed call.
+func (p *Process) LastErrno() errno.Errno { return p.lastErr }
+
+// SetErrnoAddr registers the guest address of the program's errno; 0
+// unregisters it.
+func (p *Process) SetErrnoAddr(addr uint64) error {
+	if addr != 0 && p.as.Access(addr, 4, true, func([]byte) {}) != nil {
+		return errno.EFAULT
+	}
+	p.errnoAddr = addr
+	return nil
+}
 
 // SetFilter replaces the syscall filter.
 func (p *Process) SetFilter(bitmap [32]byte) { p.filter = bitmap }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/aurora-vm/aurora-vm/cpu"
+	"github.com/aurora-vm/aurora-vm/kernel/errno"
 	"github.com/aurora-vm/aurora-vm/kernel/signal"
 	"github.com/aurora-vm/aurora-vm/mmu"
 )
@@ -119,11 +120,11 @@ func (p *Process) deliverable() signal.Set {
 }
 
 // SetHandler installs a handler (signal.Default, signal.Ignore or a guest
-// function address) for sig and returns the previous one; ok is false for a
+// function address) for sig and returns the previous one; EINVAL for a
 // signal that cannot be caught.
-func (p *Process) SetHandler(sig int, h uint64) (prev uint64, ok bool) {
+func (p *Process) SetHandler(sig int, h uint64) (prev uint64, err error) {
 	if !signal.Catchable(sig) {
-		return 0, false
+		return 0, errno.EINVAL
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -131,7 +132,7 @@ func (p *Process) SetHandler(sig int, h uint64) (prev uint64, ok bool) {
 	if p.ignores(sig) {
 		p.pending &^= signal.Of(sig) // POSIX: ignoring discards a pending one
 	}
-	return prev, true
+	return prev, nil
 }
 
 // deliverSignals acts on every deliverable pending signal before the thread
@@ -264,18 +265,18 @@ func regWords(r *cpu.Regs) []*uint64 {
 		&r.R8, &r.R9, &r.R10, &r.R11, &r.R12, &r.R13, &r.R14, &r.R15, &r.RIP, &r.RFLAGS}
 }
 
-// KillPid sends sig to process pid for the kill syscall; sig 0 only checks
-// that it exists. It reports false when there is no such process.
-func (p *Process) KillPid(pid, sig int) bool {
-	if sig < 0 || sig >= signal.NSIG {
-		return false
+// KillPid sends sig to process pid (> 0) for the kill syscall; sig 0 only
+// checks that it exists.
+func (p *Process) KillPid(pid, sig int) error {
+	if sig < 0 || sig >= signal.NSIG || pid <= 0 {
+		return errno.EINVAL
 	}
 	target := p.k.lookup(pid)
 	if target == nil {
-		return false
+		return errno.ESRCH
 	}
 	if sig != 0 {
 		target.Signal(sig)
 	}
-	return true
+	return nil
 }

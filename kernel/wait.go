@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"github.com/aurora-vm/aurora-vm/kernel/errno"
 	"github.com/aurora-vm/aurora-vm/kernel/signal"
 )
 
@@ -63,7 +64,7 @@ func (p *Process) wakeWaiters() {
 // status pointer); the child then stays a zombie. Waitpid returns the
 // child's pid and status, or -1 when there is no matching child, check
 // refused, or a signal interrupted the wait.
-func (p *Process) Waitpid(pid int, check func() bool) (int, ExitStatus) {
+func (p *Process) Waitpid(pid int, check func() bool) (int, ExitStatus, error) {
 	k := p.k
 	for {
 		k.mu.Lock()
@@ -78,21 +79,21 @@ func (p *Process) Waitpid(pid int, check func() bool) (int, ExitStatus) {
 			}
 			k.mu.Unlock()
 			if !check() {
-				return -1, ExitStatus{}
+				return -1, ExitStatus{}, errno.EFAULT
 			}
 			k.mu.Lock()
 			if !p.children[c] { // reaped meanwhile by another waiter
 				k.mu.Unlock()
-				return -1, ExitStatus{}
+				return -1, ExitStatus{}, errno.ECHILD
 			}
 			delete(p.children, c)
 			delete(k.procs, c.pid)
 			k.mu.Unlock()
-			return c.pid, c.status
+			return c.pid, c.status, nil
 		}
 		if !found {
 			k.mu.Unlock()
-			return -1, ExitStatus{}
+			return -1, ExitStatus{}, errno.ECHILD
 		}
 		if p.childEv == nil {
 			p.childEv = make(chan struct{})
@@ -100,7 +101,7 @@ func (p *Process) Waitpid(pid int, check func() bool) (int, ExitStatus) {
 		ev := p.childEv
 		k.mu.Unlock()
 		if !p.block(ev) {
-			return -1, ExitStatus{}
+			return -1, ExitStatus{}, errno.EINTR
 		}
 	}
 }

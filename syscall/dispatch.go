@@ -4,10 +4,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/aurora-vm/aurora-vm/cpu"
 	"github.com/aurora-vm/aurora-vm/kernel"
+	"github.com/aurora-vm/aurora-vm/kernel/errno"
 	"github.com/aurora-vm/aurora-vm/kernel/signal"
 )
 
@@ -19,8 +19,9 @@ func argsX86(r *cpu.Regs) Args {
 	return Args{r.RDI, r.RSI, r.RDX, r.R10, r.R8, r.R9}
 }
 
-// handler carries out one syscall and returns the value for RAX.
-type handler func(p *kernel.Process, a Args) uint64
+// handler carries out one syscall and returns the value for RAX, or an
+// error, which makes the call return -1 with the error's errno.
+type handler func(p *kernel.Process, a Args) (uint64, error)
 
 // errResult is Aurora's generic failure, -1; filteredResult is -2, what a
 // call blocked by the process's syscall filter returns.
@@ -29,112 +30,32 @@ const (
 	filteredResult = ^uint64(1)
 )
 
-func ok(v int64) uint64 { return uint64(v) }
+// fd, signed and addr decode arguments the way the C prototypes declare
+// them: ints are the low 32 bits, sign-extended.
+func fd(v uint64) int     { return int(int32(v)) }
+func signed(v uint64) int { return int(int32(v)) }
 
 // handlers holds the syscalls implemented so far; every other number in
-// Table returns -1 until its issue lands.
-var handlers = map[int]handler{
-	SysExit: func(p *kernel.Process, a Args) uint64 {
-		p.Exit(int(a[0]))
-		return 0
-	},
-	SysWrite: func(p *kernel.Process, a Args) uint64 {
-		return ok(p.Write(int(int32(a[0])), a[1], a[2]))
-	},
-	SysRead: func(p *kernel.Process, a Args) uint64 {
-		return ok(p.Read(int(int32(a[0])), a[1], a[2]))
-	},
-	SysGetpid:  func(p *kernel.Process, a Args) uint64 { return uint64(p.Pid()) },
-	SysGetppid: func(p *kernel.Process, a Args) uint64 { return uint64(p.Ppid()) },
-	SysBrk:     func(p *kernel.Process, a Args) uint64 { return p.Brk(a[0]) },
-	SysMmap:    func(p *kernel.Process, a Args) uint64 { return p.Mmap(a[0], a[1]) },
-	SysMunmap:  func(p *kernel.Process, a Args) uint64 { return ok(p.Munmap(a[0], a[1])) },
-	SysYield: func(p *kernel.Process, a Args) uint64 {
-		p.Yield()
-		return 0
-	},
-	SysSleep: func(p *kernel.Process, a Args) uint64 {
-		if !p.Sleep(time.Duration(min(a[0], uint64(1<<40))) * time.Millisecond) {
-			return errResult // cut short by a signal
-		}
-		return 0
-	},
-	SysFork: func(p *kernel.Process, a Args) uint64 {
-		return ok(p.Fork(p.Regs()))
-	},
-	SysWaitpid: waitpid,
-	SysClose: func(p *kernel.Process, a Args) uint64 {
-		if !p.FDs().Close(int(int32(a[0]))) {
-			return errResult
-		}
-		return 0
-	},
-	SysDup2: func(p *kernel.Process, a Args) uint64 {
-		if !p.FDs().Dup2(int(int32(a[0])), int(int32(a[1]))) {
-			return errResult
-		}
-		return a[1] & 0xFFFFFFFF
-	},
-	SysKill: func(p *kernel.Process, a Args) uint64 {
-		pid := int(int32(a[0]))
-		if pid <= 0 || !p.KillPid(pid, int(int32(a[1]))) {
-			return errResult
-		}
-		return 0
-	},
-	SysSignal: func(p *kernel.Process, a Args) uint64 {
-		prev, valid := p.SetHandler(int(int32(a[0])), a[1])
-		if !valid {
-			return errResult
-		}
-		return prev
-	},
-	SysSigreturn: func(p *kernel.Process, a Args) uint64 { return p.Sigreturn() },
-	SysSetfilter: func(p *kernel.Process, a Args) uint64 {
-		var bitmap [32]byte
-		if p.Memory().ReadAt(bitmap[:], a[0]) != nil {
-			return errResult
-		}
-		p.SetFilter(bitmap)
-		return 0
-	},
-	SysUptime: func(p *kernel.Process, a Args) uint64 {
-		return uint64(p.Kernel().Uptime().Milliseconds())
-	},
-}
-
-// waitpid reaps a child and stores its status (the exit code, or 128 plus
-// the signal) at a[1] unless that is NULL. A status pointer the process
-// cannot write fails the call and leaves the child unreaped.
-func waitpid(p *kernel.Process, a Args) uint64 {
-	statusAddr := a[1]
-	writable := func() bool {
-		return statusAddr == 0 || p.Memory().Access(statusAddr, 4, true, func([]byte) {}) == nil
-	}
-	pid, st := p.Waitpid(int(int32(a[0])), writable)
-	if pid < 0 {
-		return errResult
-	}
-	if statusAddr != 0 {
-		var b [4]byte
-		binary.LittleEndian.PutUint32(b[:], uint32(st.WaitStatus()))
-		p.Memory().WriteAt(b[:], statusAddr)
-	}
-	return uint64(pid)
-}
-
-// unfiltered lists the calls the syscall filter never blocks: a process
-// can always end, and always come back from a signal handler.
-func unfiltered(num uint64) bool { return num == SysExit || num == SysSigreturn }
-
-// byNumHandler indexes handlers for the trap path.
-var byNumHandler [NumSyscalls]handler
+// Table returns -1 (ENOSYS) until its issue lands.
+var handlers = map[int]handler{}
 
 func init() {
+	for _, group := range []map[int]handler{processCalls, memoryCalls, fileCalls} {
+		for n, h := range group {
+			handlers[n] = h
+		}
+	}
 	for n, h := range handlers {
 		byNumHandler[n] = h
 	}
 }
+
+// byNumHandler indexes handlers for the trap path.
+var byNumHandler [NumSyscalls]handler
+
+// unfiltered lists the calls the syscall filter never blocks: a process
+// can always end, and always come back from a signal handler.
+func unfiltered(num uint64) bool { return num == SysExit || num == SysSigreturn }
 
 // Dispatch serves the syscall in regs for p: it is the kernel's
 // SyscallHandler for x86-64 engines.
@@ -149,8 +70,15 @@ func Dispatch(p *kernel.Process, regs *cpu.Regs) {
 	switch {
 	case filtered:
 		result = filteredResult
+		p.SetErrno(errno.EPERM)
 	case h != nil:
-		result = h(p, args)
+		var err error
+		if result, err = h(p, args); err != nil {
+			result = errResult
+			p.SetErrno(errno.Of(err))
+		}
+	default:
+		p.SetErrno(errno.ENOSYS)
 	}
 	regs.RAX = result
 	if w := p.Kernel().Trace(); w != nil {
@@ -210,7 +138,9 @@ func TraceLine(p *kernel.Process, num uint64, a Args, result uint64, how outcome
 		} else {
 			fmt.Fprintf(&b, "%d", int64(result))
 		}
-	case d.HexResult && result != errResult:
+	case result == errResult:
+		fmt.Fprintf(&b, "-1 %v", p.LastErrno())
+	case d.HexResult:
 		fmt.Fprintf(&b, "%#x", result)
 	default:
 		fmt.Fprintf(&b, "%d", int64(result))

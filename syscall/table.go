@@ -114,14 +114,27 @@ const (
 	SysListen    = 38
 	SysAccept    = 39
 
+	// aurora-vm extensions.
+	SysSendto       = 64
+	SysRecvfrom     = 65
+	SysGetpeername  = 66
+	SysGetsockname  = 67
+	SysShutdown     = 68
+	SysSetnonblock  = 69
+	SysSettimeout   = 70
+	SysPoll         = 71
+	SysLasterror    = 72
+	SysSetErrnoAddr = 73
+
 	// NumSyscalls bounds the table; numbers at or above it are unknown.
 	NumSyscalls = 256
 )
 
 func a(ctype, name string, kind ArgKind) Arg { return Arg{CType: ctype, Name: name, Kind: kind} }
 
-// Table lists every Aurora syscall in number order. It is the only place
-// numbers and signatures are written down.
+// Table lists every Aurora syscall in number order: Aurora's own 0-39,
+// then aurora-vm's extensions from 64. It is the only place numbers and
+// signatures are written down.
 var Table = []Desc{
 	{Num: SysExit, Name: "exit", Ret: "void", Source: Doc, NoReturn: true,
 		Args: []Arg{a("int", "status", Int)}},
@@ -197,6 +210,28 @@ var Table = []Desc{
 		Args: []Arg{a("int", "fd", Int)}},
 	{Num: SysAccept, Name: "accept", Ret: "int", Source: Doc,
 		Args: []Arg{a("int", "fd", Int)}},
+
+	{Num: SysSendto, Name: "sendto", Ret: "long", Source: VM,
+		Args: []Arg{a("int", "fd", Int), a("const void *", "buf", OutBuf), a("size_t", "n", Uint),
+			a("uint32_t", "addr", IPv4), a("uint16_t", "port", Uint)}},
+	{Num: SysRecvfrom, Name: "recvfrom", Ret: "long", Source: VM,
+		Args: []Arg{a("int", "fd", Int), a("void *", "buf", InBuf), a("size_t", "n", Uint),
+			a("uint32_t *", "addr", Hex), a("uint16_t *", "port", Hex)}},
+	{Num: SysGetpeername, Name: "getpeername", Ret: "int", Source: VM,
+		Args: []Arg{a("int", "fd", Int), a("uint32_t *", "addr", Hex), a("uint16_t *", "port", Hex)}},
+	{Num: SysGetsockname, Name: "getsockname", Ret: "int", Source: VM,
+		Args: []Arg{a("int", "fd", Int), a("uint32_t *", "addr", Hex), a("uint16_t *", "port", Hex)}},
+	{Num: SysShutdown, Name: "shutdown", Ret: "int", Source: VM,
+		Args: []Arg{a("int", "fd", Int), a("int", "how", Int)}},
+	{Num: SysSetnonblock, Name: "setnonblock", Ret: "int", Source: VM,
+		Args: []Arg{a("int", "fd", Int), a("int", "on", Int)}},
+	{Num: SysSettimeout, Name: "settimeout", Ret: "int", Source: VM,
+		Args: []Arg{a("int", "fd", Int), a("int", "which", Int), a("uint64_t", "ms", Uint)}},
+	{Num: SysPoll, Name: "poll", Ret: "int", Source: VM,
+		Args: []Arg{a("struct pollfd *", "fds", Hex), a("int", "n", Int), a("int", "timeout_ms", Int)}},
+	{Num: SysLasterror, Name: "lasterror", Ret: "int", Source: VM, NoFlush: true},
+	{Num: SysSetErrnoAddr, Name: "set_errno_addr", Ret: "int", Source: VM, NoFlush: true,
+		Args: []Arg{a("int *", "addr", Hex)}},
 }
 
 // byNum indexes Table by number; nil entries are unknown numbers.
@@ -205,7 +240,7 @@ var byNum [NumSyscalls]*Desc
 func init() {
 	for i := range Table {
 		d := &Table[i]
-		if d.Num != i || byNum[d.Num] != nil {
+		if i > 0 && d.Num <= Table[i-1].Num || byNum[d.Num] != nil {
 			panic("syscall: Table out of order at " + d.Name)
 		}
 		byNum[d.Num] = d

@@ -29,6 +29,39 @@ typedef void (*sighandler_t)(int);
  * redefinition warning. */
 #define IP(a,b,c,d) ((a) | ((b)<<8) | ((c)<<16) | ((d)<<24))
 
+/* Socket extensions (aurora-vm, syscalls 64 and up; Aurora's own programs
+ * never need them). Addresses are network-order words as IP() builds them,
+ * ports host order. See the README's network section.
+ *
+ * sendto_syscall / recvfrom_syscall: UDP with an explicit address
+ * (recvfrom's addr and port may be NULL). getpeername_syscall /
+ * getsockname_syscall: the two ends of a socket. shutdown_syscall(fd, how):
+ * SHUT_RD, SHUT_WR or SHUT_RDWR. setnonblock_syscall(fd, on): a call that
+ * would block fails with EAGAIN (connect: EINPROGRESS; poll for POLLOUT).
+ * settimeout_syscall(fd, which, ms): SO_RCVTIMEO bounds recv and accept,
+ * SO_SNDTIMEO send and connect; 0 means none; expiry fails with EAGAIN
+ * (connect: ETIMEDOUT). poll_syscall(fds, n, timeout_ms): Linux's poll over
+ * socket, pipe and console fds; timeout -1 waits for ever. lasterror_syscall:
+ * the errno of the caller's last failed call (the libc's errno holds it
+ * too). */
+#define SHUT_RD   0
+#define SHUT_WR   1
+#define SHUT_RDWR 2
+#define SO_RCVTIMEO 0
+#define SO_SNDTIMEO 1
+
+struct pollfd {
+	int fd;
+	short events;
+	short revents;
+};
+#define POLLIN   0x001
+#define POLLPRI  0x002
+#define POLLOUT  0x004
+#define POLLERR  0x008
+#define POLLHUP  0x010
+#define POLLNVAL 0x020
+
 /* open flags (Linux values). */
 #define O_RDONLY 0
 #define O_WRONLY 1

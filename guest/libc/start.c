@@ -1,4 +1,6 @@
 /* Program start-up, called by crt0 before main. */
+#include <aurora.h>
+#include <errno.h>
 #include <stddef.h>
 
 #include "internal.h"
@@ -17,6 +19,7 @@ extern init_fn __init_array_end[] __attribute__((weak, visibility("hidden")));
 void __libc_init(int argc, char **argv, char **envp)
 {
 	environ = envp;
+	set_errno_addr_syscall(&errno);
 	if (argc > 0 && argv[0]) {
 		__progname = argv[0];
 		for (char *p = argv[0]; *p; p++)

@@ -240,3 +240,61 @@ int accept_syscall(int fd)
 	return (int)__aurora_syscall1(SYS_ACCEPT, (long)fd);
 }
 
+long sendto_syscall(int fd, const void *buf, size_t n, uint32_t addr, uint16_t port)
+{
+	__stdio_flush();
+	return (long)__aurora_syscall5(SYS_SENDTO, (long)fd, (long)buf, (long)n, (long)addr, (long)port);
+}
+
+long recvfrom_syscall(int fd, void *buf, size_t n, uint32_t *addr, uint16_t *port)
+{
+	__stdio_flush();
+	return (long)__aurora_syscall5(SYS_RECVFROM, (long)fd, (long)buf, (long)n, (long)addr, (long)port);
+}
+
+int getpeername_syscall(int fd, uint32_t *addr, uint16_t *port)
+{
+	__stdio_flush();
+	return (int)__aurora_syscall3(SYS_GETPEERNAME, (long)fd, (long)addr, (long)port);
+}
+
+int getsockname_syscall(int fd, uint32_t *addr, uint16_t *port)
+{
+	__stdio_flush();
+	return (int)__aurora_syscall3(SYS_GETSOCKNAME, (long)fd, (long)addr, (long)port);
+}
+
+int shutdown_syscall(int fd, int how)
+{
+	__stdio_flush();
+	return (int)__aurora_syscall2(SYS_SHUTDOWN, (long)fd, (long)how);
+}
+
+int setnonblock_syscall(int fd, int on)
+{
+	__stdio_flush();
+	return (int)__aurora_syscall2(SYS_SETNONBLOCK, (long)fd, (long)on);
+}
+
+int settimeout_syscall(int fd, int which, uint64_t ms)
+{
+	__stdio_flush();
+	return (int)__aurora_syscall3(SYS_SETTIMEOUT, (long)fd, (long)which, (long)ms);
+}
+
+int poll_syscall(struct pollfd *fds, int n, int timeout_ms)
+{
+	__stdio_flush();
+	return (int)__aurora_syscall3(SYS_POLL, (long)fds, (long)n, (long)timeout_ms);
+}
+
+int lasterror_syscall(void)
+{
+	return (int)__aurora_syscall0(SYS_LASTERROR);
+}
+
+int set_errno_addr_syscall(int *addr)
+{
+	return (int)__aurora_syscall1(SYS_SET_ERRNO_ADDR, (long)addr);
+}
+

@@ -1229,6 +1229,12 @@ int aurora_open_syscall(const char *path, int flags)
 	return open(path, flags, 0644);
 }
 
+int aurora_set_errno_addr_syscall(int *addr)
+{
+	(void)addr;
+	return 0;
+}
+
 int aurora_close_syscall(int fd)
 {
 	aurora___stdio_flush();

@@ -45,4 +45,14 @@ static inline long __aurora_syscall4(long n, long a1, long a2, long a3, long a4)
 	return ret;
 }
 
+static inline long __aurora_syscall5(long n, long a1, long a2, long a3, long a4, long a5)
+{
+	long ret;
+	register long r10 __asm__("r10") = a4;
+	register long r8 __asm__("r8") = a5;
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
 #endif

@@ -42,6 +42,16 @@
 #define SYS_GETPPID    37 /* vm */
 #define SYS_LISTEN     38 /* doc */
 #define SYS_ACCEPT     39 /* doc */
+#define SYS_SENDTO     64 /* vm */
+#define SYS_RECVFROM   65 /* vm */
+#define SYS_GETPEERNAME 66 /* vm */
+#define SYS_GETSOCKNAME 67 /* vm */
+#define SYS_SHUTDOWN   68 /* vm */
+#define SYS_SETNONBLOCK 69 /* vm */
+#define SYS_SETTIMEOUT 70 /* vm */
+#define SYS_POLL       71 /* vm */
+#define SYS_LASTERROR  72 /* vm */
+#define SYS_SET_ERRNO_ADDR 73 /* vm */
 
 __attribute__((noreturn)) void exit_syscall(int status);
 long write_syscall(int fd, const void *buf, size_t n);
@@ -83,5 +93,15 @@ int setfilter_syscall(const uint8_t *bitmap);
 int getppid_syscall(void);
 int listen_syscall(int fd);
 int accept_syscall(int fd);
+long sendto_syscall(int fd, const void *buf, size_t n, uint32_t addr, uint16_t port);
+long recvfrom_syscall(int fd, void *buf, size_t n, uint32_t *addr, uint16_t *port);
+int getpeername_syscall(int fd, uint32_t *addr, uint16_t *port);
+int getsockname_syscall(int fd, uint32_t *addr, uint16_t *port);
+int shutdown_syscall(int fd, int how);
+int setnonblock_syscall(int fd, int on);
+int settimeout_syscall(int fd, int which, uint64_t ms);
+int poll_syscall(struct pollfd *fds, int n, int timeout_ms);
+int lasterror_syscall(void);
+int set_errno_addr_syscall(int *addr);
 
 #endif
