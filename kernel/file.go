@@ -5,6 +5,8 @@ import (
 	"io"
 	"sync"
 
+	"gvisor.dev/gvisor/pkg/waiter"
+
 	"github.com/aurora-vm/aurora-vm/kernel/errno"
 	"github.com/aurora-vm/aurora-vm/kernel/signal"
 )
@@ -25,6 +27,9 @@ type File interface {
 type console struct {
 	r io.Reader
 	w io.Writer
+
+	// q tells pollers that input arrived.
+	q waiter.Queue
 
 	mu       sync.Mutex
 	pending  []byte        // input read from the host, not yet handed out
@@ -88,7 +93,34 @@ func (c *console) fill(n int, done chan struct{}) {
 	c.inflight = nil
 	c.mu.Unlock()
 	close(done)
+	c.q.Notify(waiter.EventIn)
 }
+
+// Readiness implements Waitable. Asking whether input is there starts a
+// host read when none is under way, so that a poller learns of input as a
+// reader would.
+func (c *console) Readiness(mask waiter.EventMask) waiter.EventMask {
+	var ready waiter.EventMask
+	if c.w != nil {
+		ready |= waiter.EventOut
+	}
+	if c.r != nil && mask&waiter.EventIn != 0 {
+		c.mu.Lock()
+		switch {
+		case len(c.pending) > 0 || c.eof || c.err != nil:
+			ready |= waiter.EventIn
+		case c.inflight == nil:
+			c.inflight = make(chan struct{})
+			go c.fill(4096, c.inflight)
+		}
+		c.mu.Unlock()
+	}
+	return ready & mask
+}
+
+// EventRegister and EventUnregister implement Waitable.
+func (c *console) EventRegister(e *waiter.Entry)   { c.q.EventRegister(e) }
+func (c *console) EventUnregister(e *waiter.Entry) { c.q.EventUnregister(e) }
 
 func (c *console) Write(b []byte, _ <-chan struct{}) (int, error) {
 	if c.w == nil {

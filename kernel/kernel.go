@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/aurora-vm/aurora-vm/cpu"
+	"github.com/aurora-vm/aurora-vm/kernel/net"
 	"github.com/aurora-vm/aurora-vm/kernel/signal"
 	"github.com/aurora-vm/aurora-vm/mmu"
 )
@@ -45,6 +46,9 @@ type Config struct {
 	// MaxProcs bounds the processes in the table, zombies included: fork
 	// fails beyond it. 0 means DefaultMaxProcs.
 	MaxProcs int
+	// Network, if set, is the TCP/IP stack sockets use (with the VM's NIC
+	// attached); otherwise the kernel makes one with loopback only.
+	Network *net.Stack
 }
 
 // Kernel is one running Aurora machine.
@@ -63,6 +67,8 @@ type Kernel struct {
 
 	// running counts process goroutines, for Shutdown.
 	running sync.WaitGroup
+
+	net network
 
 	mu      sync.Mutex
 	nextPID int
@@ -219,6 +225,7 @@ func (k *Kernel) Shutdown(grace time.Duration) bool {
 	go func() { k.running.Wait(); close(done) }()
 	select {
 	case <-done:
+		k.closeNet()
 		return true
 	case <-time.After(grace):
 		return false
