@@ -419,6 +419,16 @@ func (p *PhysMem) discard(start, end uint64) {
 	}
 }
 
+// Slice returns the n bytes of guest RAM at guest-physical address pa, or
+// false when they do not lie wholly inside it: devices reach guest memory
+// through it, so a bad address from the driver is refused, never followed.
+func (p *PhysMem) Slice(pa, n uint64) ([]byte, bool) {
+	if pa > uint64(len(p.mem)) || n > uint64(len(p.mem))-pa {
+		return nil, false
+	}
+	return p.mem[pa : pa+n : pa+n], true
+}
+
 // Page returns the bytes of the frame at guest-physical address pa.
 func (p *PhysMem) Page(pa uint64) []byte { return p.mem[pa : pa+PageSize : pa+PageSize] }
 
