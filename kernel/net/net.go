@@ -50,6 +50,16 @@ type Stack struct {
 	mu      sync.Mutex
 	nextNIC tcpip.NICID
 	routes  []tcpip.Route
+	// bound holds the ports open sockets have bound, per protocol. Sockets
+	// share ports at the netstack level (SO_REUSEADDR, so that connections
+	// in TIME_WAIT do not hold a port), so this is what makes a second
+	// bind of a port in use fail.
+	bound map[boundPort]*Socket
+}
+
+type boundPort struct {
+	udp  bool
+	port uint16
 }
 
 // New creates a stack with the loopback NIC (127.0.0.1/8).
@@ -61,7 +71,7 @@ func New() (*Stack, error) {
 	})
 	sack := tcpip.TCPSACKEnabled(true)
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
-	st := &Stack{s: s, nextNIC: loopbackNIC + 1}
+	st := &Stack{s: s, nextNIC: loopbackNIC + 1, bound: map[boundPort]*Socket{}}
 	if err := s.CreateNIC(loopbackNIC, loopback.New()); err != nil {
 		s.Destroy()
 		return nil, fmt.Errorf("creating the loopback NIC: %v", err)
@@ -172,6 +182,11 @@ type Socket struct {
 	rcvTimeout time.Duration
 	sndTimeout time.Duration
 	closed     bool
+	port       uint16 // the port Bind reserved, 0 if none
+	// connecting is set while a non-blocking connect is under way: the
+	// first connect after it completes returns 0, as on Linux, and later
+	// ones EISCONN.
+	connecting bool
 }
 
 // NewSocket creates a socket: UDP if udp is set, else TCP.
@@ -206,8 +221,25 @@ func (st *Stack) wrap(ep tcpip.Endpoint, wq *waiter.Queue, udp bool) *Socket {
 func (s *Socket) UDP() bool { return s.udp }
 
 // Bind binds the socket to port on every local address (0: a free port).
+// A port another open socket of the same protocol has bound is in use.
 func (s *Socket) Bind(port uint16) error {
-	return translate(s.ep.Bind(tcpip.FullAddress{Port: port}))
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if port != 0 && st.bound[boundPort{s.udp, port}] != nil {
+		return errno.EADDRINUSE
+	}
+	if err := translate(s.ep.Bind(tcpip.FullAddress{Port: port})); err != nil {
+		return err
+	}
+	if port == 0 {
+		port = s.localPort()
+	}
+	s.mu.Lock()
+	s.port = port
+	s.mu.Unlock()
+	st.bound[boundPort{s.udp, port}] = s
+	return nil
 }
 
 // Listen makes a bound TCP socket accept connections.
@@ -248,6 +280,18 @@ func (s *Socket) Accept(cancel <-chan struct{}) (*Socket, Addr, error) {
 // Connect connects a TCP socket to to, waiting for the handshake, or sets
 // a UDP socket's default peer.
 func (s *Socket) Connect(to Addr, cancel <-chan struct{}) error {
+	if !s.udp {
+		if _, err := s.ep.GetRemoteAddress(); err == nil {
+			s.mu.Lock()
+			completed := s.connecting
+			s.connecting = false
+			s.mu.Unlock()
+			if completed {
+				return nil
+			}
+			return errno.EISCONN
+		}
+	}
 	entry, ready := waiter.NewChannelEntry(waiter.WritableEvents | waiter.EventErr | waiter.EventHUp)
 	s.wq.EventRegister(&entry)
 	defer s.wq.EventUnregister(&entry)
@@ -257,6 +301,7 @@ func (s *Socket) Connect(to Addr, cancel <-chan struct{}) error {
 	}
 	s.mu.Lock()
 	nonblock, timeout := s.nonblock, s.sndTimeout
+	s.connecting = nonblock
 	s.mu.Unlock()
 	if nonblock {
 		return errno.EINPROGRESS
@@ -434,7 +479,15 @@ func (s *Socket) Close() error {
 		return nil
 	}
 	s.closed = true
+	port := s.port
 	s.mu.Unlock()
+	if port != 0 {
+		s.st.mu.Lock()
+		if s.st.bound[boundPort{s.udp, port}] == s {
+			delete(s.st.bound, boundPort{s.udp, port})
+		}
+		s.st.mu.Unlock()
+	}
 	s.ep.Close()
 	s.st.sockets.Add(-1)
 	return nil

@@ -108,14 +108,16 @@ func TestErrors(t *testing.T) {
 	if err := b.Bind(9000); !errors.Is(err, errno.EADDRINUSE) {
 		t.Errorf("bind to a listening port: %v, want EADDRINUSE", err)
 	}
-	// Two binds before either listens, as SO_REUSEADDR allows: the
-	// second listen is refused.
+	// A port is in use as soon as a socket has bound it, listening or not,
+	// and free again once that socket is closed.
 	d := mustSocket(t, st, false)
 	c.Bind(9001)
-	d.Bind(9001)
-	c.Listen()
-	if err := d.Listen(); !errors.Is(err, errno.EADDRINUSE) {
-		t.Errorf("a second listener on a port: %v, want EADDRINUSE", err)
+	if err := d.Bind(9001); !errors.Is(err, errno.EADDRINUSE) {
+		t.Errorf("bind to a bound port: %v, want EADDRINUSE", err)
+	}
+	c.Close()
+	if err := d.Bind(9001); err != nil {
+		t.Errorf("bind after the holder closed: %v", err)
 	}
 }
 
