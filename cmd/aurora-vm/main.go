@@ -171,18 +171,18 @@ func run(c *cli.Context) error {
 	if err != nil {
 		return cannotRun("%s: %v", path, err)
 	}
+	// Ctrl-C and termination requests go to process 1, as a terminal
+	// would deliver them to the foreground program; from before it runs,
+	// so that none arriving early kills aurora-vm itself.
+	hostSignals := make(chan os.Signal, 4)
+	signal.Notify(hostSignals, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
+	defer signal.Stop(hostSignals)
 	if err := k.Start(proc); err != nil {
 		if errors.Is(err, mmu.ErrNoMemory) {
 			return noMemory()
 		}
 		return cannotRun("%s: %v", path, err)
 	}
-
-	// Ctrl-C and termination requests go to process 1, as a terminal
-	// would deliver them to the foreground program.
-	hostSignals := make(chan os.Signal, 4)
-	signal.Notify(hostSignals, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
-	defer signal.Stop(hostSignals)
 	var timeout <-chan time.Time
 	if d := c.Duration("timeout"); d > 0 {
 		timeout = time.After(d)

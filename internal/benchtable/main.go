@@ -16,7 +16,14 @@
 //     shim header (native/aurora.h) mapping the Aurora calls to POSIX. Each
 //     side's cost per fork is the difference between a run with N forks
 //     and one with none, divided by N, so start-up and filling the heap
-//     cancel out.
+//     cancel out;
+//   - sockets: a guest server process and a guest client process in one
+//     VM talking TCP over 127.0.0.1 (net_bench): 64-byte round trips, and
+//     a bulk stream received through 256 B, 4 KiB and 64 KiB buffers,
+//     against the same source built natively with the shim, over Linux's
+//     loopback. Each side's cost per round trip (or per MiB) is again the
+//     difference between a run that does the work and one that only
+//     connects, divided by the amount.
 //
 // Each ratio is the median of the ratios of the pairs, each side's figure
 // the median of its own samples.
@@ -104,8 +111,8 @@ func main() {
 	var forks samples
 	for i := 0; i < 9; i++ {
 		forks.add(
-			perFork(200, func(n string) time.Duration { return runVM("testimages/build/fork_loop.elf", n) }),
-			perFork(2000, func(n string) time.Duration { return wall(forkLoop, n) }))
+			perOp(200, func(n string) time.Duration { return runVM("testimages/build/fork_loop.elf", n) }),
+			perOp(2000, func(n string) time.Duration { return wall(forkLoop, n) }))
 	}
 	rows = append(rows, forks.row("fork+exit+waitpid: KVM vs native", perSecond, "-"))
 
@@ -119,12 +126,38 @@ func main() {
 		var fh samples
 		for i := 0; i < 5; i++ {
 			fh.add(
-				perFork(c.vmN, func(n string) time.Duration {
+				perOp(c.vmN, func(n string) time.Duration {
 					return runVM("testimages/build/fork_heap.elf", n, c.percent, "64")
 				}),
-				perFork(c.nativeN, func(n string) time.Duration { return wall(forkHeap, n, c.percent, "64") }))
+				perOp(c.nativeN, func(n string) time.Duration { return wall(forkHeap, n, c.percent, "64") }))
 		}
 		rows = append(rows, fh.row("fork 64 MiB heap, child writes "+c.percent+"%: KVM vs native", ms, "-"))
+	}
+
+	// 7. Sockets: net_bench's server and client processes in one VM,
+	// against the native build over Linux's loopback. Round trips of 64
+	// bytes, then a bulk stream through three sizes of recv buffer, each
+	// side's figure per MiB received.
+	netBench := nativeTwin(tmp, "net_bench")
+	const netVM = "testimages/build/net_bench.elf"
+	var rr samples
+	for i := 0; i < 5; i++ {
+		rr.add(
+			perOp(2000, func(n string) time.Duration { return runVM(netVM, "rr", "64", n) }),
+			perOp(20000, func(n string) time.Duration { return wall(netBench, "rr", "64", n) }))
+	}
+	rows = append(rows, rr.row("TCP 64 B round trips: KVM vs native", perSecond, "-"))
+	for _, c := range []struct {
+		buf, name        string
+		vmMiB, nativeMiB int
+	}{{"256", "256 B", 4, 128}, {"4096", "4 KiB", 64, 2048}, {"65536", "64 KiB", 256, 1024}} {
+		var bulk samples
+		for i := 0; i < 5; i++ {
+			bulk.add(
+				perOp(c.vmMiB, func(n string) time.Duration { return runVM(netVM, "bulk", c.buf, mibToBytes(n)) }),
+				perOp(c.nativeMiB, func(n string) time.Duration { return wall(netBench, "bulk", c.buf, mibToBytes(n)) }))
+		}
+		rows = append(rows, bulk.row("TCP bulk, "+c.name+" recv buffer: KVM vs native", mibPerSecond, "-"))
 	}
 
 	printTable(rows)
@@ -182,12 +215,20 @@ func nativeTwin(tmp, name string) string {
 	return out
 }
 
-// perFork returns the cost of one fork: a run with n forks less a run
-// with none (start-up, filling memory), divided by n. run takes the number
-// of forks as its argument.
-func perFork(n int, run func(forks string) time.Duration) time.Duration {
+// perOp returns the cost of one operation (a fork, a round trip, a MiB
+// received): a run with n operations less a run with none (start-up,
+// filling memory, connecting), divided by n. run takes the number of
+// operations as its argument.
+func perOp(n int, run func(ops string) time.Duration) time.Duration {
 	d := (run(strconv.Itoa(n)) - run("0")) / time.Duration(n)
 	return max(d, time.Nanosecond) // noise can make the difference negative
+}
+
+// mibToBytes turns perOp's count of MiB into net_bench's count of bytes.
+func mibToBytes(n string) string {
+	m, err := strconv.Atoi(n)
+	check(err)
+	return strconv.Itoa(m << 20)
 }
 
 func wall(name string, args ...string) time.Duration {
@@ -236,6 +277,11 @@ func ms(d time.Duration) string        { return fmt.Sprintf("%.1f ms", float64(d
 func perSecond(d time.Duration) string { return fmt.Sprintf("%.0f/s", float64(time.Second)/float64(d)) }
 func mib(b int64) string               { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 func ratio(a, b time.Duration) string  { return fmt.Sprintf("%.2fx", float64(a)/float64(b)) }
+
+// mibPerSecond shows a time per MiB as a throughput.
+func mibPerSecond(d time.Duration) string {
+	return fmt.Sprintf("%.0f MiB/s", float64(time.Second)/float64(d))
+}
 
 func printTable(rows [][]string) {
 	w := make([]int, len(rows[0]))

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	gvlog "gvisor.dev/gvisor/pkg/log"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/link/loopback"
 	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
@@ -62,8 +63,18 @@ type boundPort struct {
 	port uint16
 }
 
+// quietLog drops the netstack's own log lines (a dropped duplicate SYN under
+// load, say): they are about the stack's insides, and aurora-vm's stderr
+// belongs to the guest's programs and aurora-vm's one-line messages.
+type quietLog struct{}
+
+func (quietLog) Emit(int, gvlog.Level, time.Time, string, ...any) {}
+
+var silenceOnce sync.Once
+
 // New creates a stack with the loopback NIC (127.0.0.1/8).
 func New() (*Stack, error) {
+	silenceOnce.Do(func() { gvlog.SetTarget(quietLog{}) })
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol},
