@@ -46,9 +46,11 @@ type Config struct {
 	// MaxProcs bounds the processes in the table, zombies included: fork
 	// fails beyond it. 0 means DefaultMaxProcs.
 	MaxProcs int
-	// Network, if set, is the TCP/IP stack sockets use (with the VM's NIC
-	// attached); otherwise the kernel makes one with loopback only.
-	Network *net.Stack
+	// Network, if set, makes the TCP/IP stack sockets use (with the VM's
+	// NIC attached); otherwise the kernel makes one with loopback only. It
+	// is called once, when a program first needs the network (or Net is
+	// called), and the kernel closes the stack at Shutdown.
+	Network func() (*net.Stack, error)
 }
 
 // Kernel is one running Aurora machine.

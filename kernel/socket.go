@@ -47,11 +47,11 @@ type network struct {
 // Net returns the machine's TCP/IP stack.
 func (k *Kernel) Net() (*net.Stack, error) {
 	k.net.once.Do(func() {
+		newStack := net.New
 		if k.cfg.Network != nil {
-			k.net.stack = k.cfg.Network
-			return
+			newStack = k.cfg.Network
 		}
-		k.net.stack, k.net.err = net.New()
+		k.net.stack, k.net.err = newStack()
 	})
 	return k.net.stack, k.net.err
 }
@@ -59,7 +59,7 @@ func (k *Kernel) Net() (*net.Stack, error) {
 // closeNet shuts the stack down with the machine.
 func (k *Kernel) closeNet() {
 	k.net.once.Do(func() {}) // none made: none made from now on either
-	if k.net.stack != nil && k.cfg.Network == nil {
+	if k.net.stack != nil {
 		k.net.stack.Close()
 	}
 }

@@ -1,0 +1,458 @@
+package nic_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
+	"gvisor.dev/gvisor/pkg/tcpip/link/ethernet"
+	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+
+	virtionet "github.com/aurora-vm/aurora-vm/devices/virtio-net"
+	"github.com/aurora-vm/aurora-vm/devices/virtio-net/pcap"
+	knet "github.com/aurora-vm/aurora-vm/kernel/net"
+	"github.com/aurora-vm/aurora-vm/kernel/net/nic"
+	"github.com/aurora-vm/aurora-vm/mmu"
+)
+
+var (
+	guestAddr   = netip.MustParsePrefix("10.0.2.15/24")
+	outsideAddr = netip.MustParseAddr("10.0.2.2")
+	outsideMAC  = tcpip.LinkAddress("\x52\x54\x00\x00\x00\x02")
+)
+
+const linkQueue = 4096 // packets a channel endpoint holds
+
+// newOutside is a plain gVisor stack on an Ethernet channel endpoint: the
+// world beyond the device.
+func newOutside(t testing.TB) (*stack.Stack, *channel.Endpoint) {
+	s := stack.New(stack.Options{
+		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol},
+	})
+	sack := tcpip.TCPSACKEnabled(true)
+	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
+	ch := channel.New(linkQueue, 1500+14, outsideMAC)
+	if err := s.CreateNIC(1, ethernet.New(ch)); err != nil {
+		t.Fatal(err)
+	}
+	s.AddProtocolAddress(1, tcpip.ProtocolAddress{
+		Protocol:          ipv4.ProtocolNumber,
+		AddressWithPrefix: tcpip.AddressWithPrefix{Address: tcpip.AddrFrom4(outsideAddr.As4()), PrefixLen: 24},
+	}, stack.AddressProperties{})
+	s.SetRouteTable([]tcpip.Route{{Destination: header4Subnet(), NIC: 1}})
+	t.Cleanup(func() {
+		ch.Close()
+		s.Close()
+		s.Wait()
+	})
+	return s, ch
+}
+
+func header4Subnet() tcpip.Subnet {
+	sn, _ := tcpip.NewSubnet(tcpip.AddrFrom4([4]byte{10, 0, 2, 0}), tcpip.MaskFromBytes([]byte{255, 255, 255, 0}))
+	return sn
+}
+
+// bridge is a virtio-net backend that joins the device to the outside
+// stack's channel endpoint. Like the channel endpoints of the direct
+// path, each direction is a queue and a goroutine: frames the device
+// sends are queued and injected into the outside stack by a pump, and
+// the outside's frames wait in its channel endpoint for Receive.
+type bridge struct {
+	ch     *channel.Endpoint
+	out    chan *stack.PacketBuffer
+	ctx    context.Context
+	cancel func()
+	wg     sync.WaitGroup
+}
+
+func newBridge(ch *channel.Endpoint) *bridge {
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &bridge{ch: ch, out: make(chan *stack.PacketBuffer, linkQueue), ctx: ctx, cancel: cancel}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		for {
+			select {
+			case pkt := <-b.out:
+				b.ch.InjectInbound(0, pkt) // the Ethernet layer reads the type
+				pkt.DecRef()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return b
+}
+
+func (*bridge) Features() uint64 { return 0 }
+
+func (b *bridge) Send(_ virtionet.NetHdr, frame []byte) error {
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
+	select {
+	case b.out <- pkt:
+		return nil
+	default:
+		pkt.DecRef() // a full link drops, as a channel endpoint does
+		return errors.New("bridge queue full")
+	}
+}
+
+func (b *bridge) Receive(buf []byte) (virtionet.NetHdr, int, error) {
+	pkt := b.ch.ReadContext(b.ctx)
+	if pkt == nil {
+		return virtionet.NetHdr{}, 0, errors.New("bridge closed")
+	}
+	n := 0
+	views, off := pkt.AsViewList()
+	for v := views.Front(); v != nil; v = v.Next() {
+		s := v.AsSlice()
+		if off >= len(s) {
+			off -= len(s)
+			continue
+		}
+		n += copy(buf[n:], s[off:])
+		off = 0
+	}
+	pkt.DecRef()
+	return virtionet.NetHdr{}, n, nil
+}
+
+func (b *bridge) Close() error {
+	b.cancel()
+	b.wg.Wait()
+	return nil
+}
+
+// viaDevice joins the kernel's stack to the outside through a real
+// virtio-net device on guest RAM, driven by the nic driver.
+func viaDevice(t testing.TB, cfg virtionet.Config) (*knet.Stack, *stack.Stack, *virtionet.Device) {
+	mem, err := mmu.NewPhysMem(64 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	freeBefore := mem.FreeFrames()
+	outside, ch := newOutside(t)
+	dev, err := virtionet.New(mem, newBridge(ch), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := nic.New(mem, dev, nic.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kst, err := knet.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kst.AttachNIC(ep, guestAddr, outsideAddr); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		kst.Close()
+		ep.Close()
+		dev.Close()
+		if got := mem.FreeFrames(); got != freeBefore {
+			t.Errorf("the driver leaked %d frames", freeBefore-got)
+		}
+		mem.Close()
+	})
+	return kst, outside, dev
+}
+
+// direct joins the same two stacks with channel endpoints and nothing
+// in between: the baseline the device is measured against.
+func direct(t testing.TB) (*knet.Stack, *stack.Stack) {
+	outside, out := newOutside(t)
+	in := channel.New(linkQueue, 1500+14, tcpip.LinkAddress(virtionet.DefaultMAC[:]))
+	kst, err := knet.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kst.AttachNIC(ethernet.New(in), guestAddr, outsideAddr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	pump := func(from, to *channel.Endpoint) {
+		defer wg.Done()
+		for {
+			pkt := from.ReadContext(ctx)
+			if pkt == nil {
+				return
+			}
+			in := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: pkt.ToBuffer()})
+			pkt.DecRef()
+			to.InjectInbound(0, in)
+			in.DecRef()
+		}
+	}
+	wg.Add(2)
+	go pump(in, out)
+	go pump(out, in)
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		kst.Close()
+		in.Close()
+	})
+	return kst, outside
+}
+
+// payload is n deterministic pseudo-random bytes.
+func payload(n int) []byte {
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i+8 <= n; i += 8 {
+		v := r.Uint64()
+		for k := 0; k < 8; k++ {
+			b[i+k] = byte(v >> (8 * k))
+		}
+	}
+	return b
+}
+
+var port uint16 = 5000
+
+func nextPort() uint16 { port++; return port }
+
+// guestToHost sends data from a kernel socket to a listener outside and
+// returns what arrived.
+func guestToHost(t testing.TB, kst *knet.Stack, outside *stack.Stack, data []byte) []byte {
+	p := nextPort()
+	l, err := gonet.ListenTCP(outside, tcpip.FullAddress{NIC: 1, Port: p}, ipv4.ProtocolNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer c.Close()
+		b := make([]byte, len(data)+1)
+		n, _ := io.ReadFull(c, b)
+		got <- b[:n]
+	}()
+	s, err := kst.NewSocket(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Connect(knet.Addr{IP: outsideAddr.As4(), Port: p}, nil); err != nil {
+		t.Fatalf("connect through the device: %v", err)
+	}
+	for off := 0; off < len(data); {
+		n, err := s.Send(data[off:], nil, nil)
+		if err != nil {
+			t.Fatalf("send at %d: %v", off, err)
+		}
+		off += n
+	}
+	s.Close()
+	select {
+	case b := <-got:
+		return b
+	case <-time.After(2 * time.Minute):
+		t.Fatal("transfer did not finish")
+		return nil
+	}
+}
+
+// hostToGuest sends data from outside to a kernel socket and returns what
+// arrived.
+func hostToGuest(t testing.TB, kst *knet.Stack, outside *stack.Stack, data []byte) []byte {
+	p := nextPort()
+	l, err := kst.NewSocket(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Bind(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	sent := make(chan error, 1)
+	go func() {
+		c, err := gonet.DialTCP(outside, tcpip.FullAddress{NIC: 1, Addr: tcpip.AddrFrom4(guestAddr.Addr().As4()), Port: p}, ipv4.ProtocolNumber)
+		if err != nil {
+			sent <- err
+			return
+		}
+		_, err = c.Write(data)
+		c.Close()
+		sent <- err
+	}()
+	s, _, err := l.Accept(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	out := make([]byte, 0, len(data))
+	buf := make([]byte, 64<<10)
+	for {
+		n, _, err := s.Recv(buf, nil)
+		if err != nil {
+			t.Fatalf("recv after %d bytes: %v", len(out), err)
+		}
+		if n == 0 {
+			break
+		}
+		out = append(out, buf[:n]...)
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func checkSame(t testing.TB, what string, got, want []byte) {
+	t.Helper()
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s: %d bytes arrived (sha256 %x), sent %d (sha256 %x)", what, len(got), sha256.Sum256(got), len(want), sha256.Sum256(want))
+	}
+}
+
+const transferSize = 10 << 20
+
+func TestTCPThroughDevice(t *testing.T) {
+	kst, outside, dev := viaDevice(t, virtionet.Config{})
+	data := payload(transferSize)
+	checkSame(t, "guest to host", guestToHost(t, kst, outside, data), data)
+	checkSame(t, "host to guest", hostToGuest(t, kst, outside, data), data)
+	st := dev.Stats()
+	t.Logf("device: %+v", st)
+	if st.BadChains+st.TxDropped != 0 {
+		t.Errorf("the driver made the device drop frames: %+v", st)
+	}
+}
+
+func TestTCPThroughLossAndReordering(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: recovers from thousands of lost segments")
+	}
+	f, err := virtionet.ParseFaults("loss=5%,reorder=5%,seed=9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kst, outside, dev := viaDevice(t, virtionet.Config{Faults: f})
+	data := payload(transferSize)
+	start := time.Now()
+	checkSame(t, "guest to host", guestToHost(t, kst, outside, data), data)
+	checkSame(t, "host to guest", hostToGuest(t, kst, outside, data), data)
+	st := dev.Stats()
+	t.Logf("device after %v: %+v", time.Since(start), st)
+	if st.Lost == 0 || st.Reordered == 0 {
+		t.Errorf("no faults were injected: %+v", st)
+	}
+}
+
+// The handshake of a connection through the device is in its capture, as
+// tshark reads it.
+func TestCaptureHasHandshake(t *testing.T) {
+	tshark, err := exec.LookPath("tshark")
+	if err != nil {
+		t.Skip("tshark is not installed (apt-get install -y tshark): cannot read the capture with a real reader")
+	}
+	path := filepath.Join(t.TempDir(), "nic.pcap")
+	w, err := pcap.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kst, outside, dev := viaDevice(t, virtionet.Config{Capture: w})
+	data := []byte("hello through the capture")
+	checkSame(t, "guest to host", guestToHost(t, kst, outside, data), data)
+	dev.Close()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(tshark, "-r", path, "-T", "fields", "-e", "arp.opcode", "-e", "tcp.flags.str", "-e", "tcp.len")
+	cmd.Env = append(cmd.Environ(), "HOME="+t.TempDir())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	text := string(out)
+	t.Logf("tshark:\n%s", text)
+	// ARP request and reply, then SYN, SYN-ACK, ACK and the data.
+	for _, want := range []string{"1\t", "2\t", "··········S·", "·······A··S·", "\t25"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("capture lacks %q", want)
+		}
+	}
+}
+
+// BenchmarkTCPThroughput moves 10 MB over TCP between the kernel's stack
+// and the outside, through the virtio-net device and directly through
+// channel endpoints, in both directions. The device's cost is the ratio.
+func BenchmarkTCPThroughput(b *testing.B) {
+	data := payload(transferSize)
+	for _, path := range []string{"device", "direct"} {
+		for _, dir := range []string{"guest-to-host", "host-to-guest"} {
+			b.Run(path+"/"+dir, func(b *testing.B) {
+				var kst *knet.Stack
+				var outside *stack.Stack
+				var dev *virtionet.Device
+				if path == "device" {
+					kst, outside, dev = viaDevice(b, virtionet.Config{})
+				} else {
+					kst, outside = direct(b)
+				}
+				move := guestToHost
+				if dir == "host-to-guest" {
+					move = hostToGuest
+				}
+				move(b, kst, outside, data[:1<<20]) // warm up: ARP, buffers
+				var ms0, ms1 runtime.MemStats
+				var st0 virtionet.Stats
+				if dev != nil {
+					st0 = dev.Stats()
+				}
+				runtime.ReadMemStats(&ms0)
+				b.SetBytes(int64(len(data)))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if got := move(b, kst, outside, data); len(got) != len(data) {
+						b.Fatalf("%d bytes arrived", len(got))
+					}
+				}
+				b.StopTimer()
+				runtime.ReadMemStats(&ms1)
+				if dev != nil {
+					st := dev.Stats()
+					frames := (st.TxFrames - st0.TxFrames) + (st.RxFrames - st0.RxFrames)
+					b.ReportMetric(float64(frames)/float64(b.N), "frames/op")
+					if st.RxDropped != st0.RxDropped {
+						b.Logf("%d frames dropped for lack of receive buffers", st.RxDropped-st0.RxDropped)
+					}
+				}
+				_ = fmt.Sprint(ms1.Mallocs - ms0.Mallocs)
+			})
+		}
+	}
+}

@@ -1,0 +1,105 @@
+package nic
+
+import (
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+)
+
+// The rest of stack.LinkEndpoint: an Ethernet link.
+
+// MTU is the largest IP packet the link carries.
+func (e *Endpoint) MTU() uint32 { return e.mtu.Load() }
+
+// SetMTU lowers the MTU (it never rises above what the buffers hold).
+func (e *Endpoint) SetMTU(mtu uint32) { e.mtu.Store(min(mtu, maxMTU)) }
+
+// MaxHeaderLength is the Ethernet header's length.
+func (*Endpoint) MaxHeaderLength() uint16 { return header.EthernetMinimumSize }
+
+// LinkAddress is the device's MAC address.
+func (e *Endpoint) LinkAddress() tcpip.LinkAddress { return e.mac }
+
+// SetLinkAddress is not supported: the address is the device's.
+func (*Endpoint) SetLinkAddress(tcpip.LinkAddress) {}
+
+// Capabilities: neighbours are resolved with ARP.
+func (*Endpoint) Capabilities() stack.LinkEndpointCapabilities {
+	return stack.CapabilityResolutionRequired
+}
+
+// Attach starts delivering received frames to dispatcher (nil: stop).
+func (e *Endpoint) Attach(dispatcher stack.NetworkDispatcher) {
+	e.mu.Lock()
+	e.dispatcher = dispatcher
+	e.mu.Unlock()
+}
+
+// IsAttached reports whether a dispatcher is attached.
+func (e *Endpoint) IsAttached() bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.dispatcher != nil
+}
+
+// Wait waits for the receive goroutine to end once Close has begun;
+// before that it returns at once. kernel/net.Stack.Close waits for its
+// link endpoints without closing them, and the endpoint's owner closes it
+// only afterwards: waiting for a goroutine nothing has asked to stop would
+// hang the stack's Close.
+func (e *Endpoint) Wait() {
+	select {
+	case <-e.done:
+		e.wg.Wait()
+	default:
+	}
+}
+
+// ARPHardwareType is Ethernet's.
+func (*Endpoint) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareEther }
+
+// AddHeader puts the Ethernet header in front of an outgoing packet.
+func (*Endpoint) AddHeader(pkt *stack.PacketBuffer) {
+	eth := header.Ethernet(pkt.LinkHeader().Push(header.EthernetMinimumSize))
+	eth.Encode(&header.EthernetFields{
+		SrcAddr: pkt.EgressRoute.LocalLinkAddress,
+		DstAddr: pkt.EgressRoute.RemoteLinkAddress,
+		Type:    pkt.NetworkProtocolNumber,
+	})
+}
+
+// ParseHeader takes the Ethernet header off an incoming packet.
+func (*Endpoint) ParseHeader(pkt *stack.PacketBuffer) bool {
+	_, ok := pkt.LinkHeader().Consume(header.EthernetMinimumSize)
+	return ok
+}
+
+// SetOnCloseAction registers what Close runs first.
+func (e *Endpoint) SetOnCloseAction(fn func()) {
+	e.mu.Lock()
+	e.onClose = fn
+	e.mu.Unlock()
+}
+
+// Close stops the driver: no more writes, the device reset so that it
+// lets go of guest memory, the receive goroutine ended, and every frame
+// the driver allocated freed. The device itself stays open; its owner
+// closes it.
+func (e *Endpoint) Close() {
+	e.closeOnce.Do(func() {
+		e.mu.Lock()
+		fn := e.onClose
+		e.mu.Unlock()
+		if fn != nil {
+			fn()
+		}
+		e.tx.mu.Lock()
+		e.tx.closed = true
+		e.tx.mu.Unlock()
+		close(e.done)
+		e.wg.Wait()
+		e.dev.Reset()
+		e.mem.Free(e.frames...)
+		e.frames = nil
+	})
+}

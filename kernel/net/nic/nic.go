@@ -1,0 +1,381 @@
+// Package nic is the kernel's driver for the VM's virtio-net device: a
+// netstack link endpoint that kernel/net.Stack.AttachNIC takes. It drives
+// the device only as a guest driver would: through split virtqueues and
+// buffers in guest-physical memory it allocates from the VM's RAM, the
+// device's kicks (Notify) and its interrupts. Nothing reaches the device
+// any other way, so the device and its queues are exercised exactly as a
+// real guest would exercise them.
+//
+// The endpoint speaks Ethernet (ARP resolves neighbours); every frame
+// carries a virtio_net_hdr in front of it. Transmission copies each packet
+// into a transmit buffer and kicks the device when event suppression says
+// it wants a kick; used transmit buffers are reclaimed lazily on the next
+// write. Reception runs in one goroutine that sleeps until the device
+// interrupts, then, with interrupts off, delivers every used receive
+// buffer to the stack and posts it again (the NAPI way: one interrupt per
+// burst, not per frame).
+package nic
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	virtionet "github.com/aurora-vm/aurora-vm/devices/virtio-net"
+	"github.com/aurora-vm/aurora-vm/devices/virtio-net/virtq"
+)
+
+// Device is what the driver needs of a virtio-net device: the operations
+// a PCI or MMIO transport would carry. *virtionet.Device has them.
+type Device interface {
+	Features() uint64
+	Negotiate(features uint64) error
+	ConfigSpace() virtionet.NetConfig
+	MaxQueueSize() uint16
+	SetQueue(i int, l virtq.Layout) error
+	OnInterrupt(fn func(queue int))
+	Start() error
+	Notify(queue int)
+	Reset()
+}
+
+// Memory is guest RAM as the driver needs it: frames to allocate and
+// free, and their bytes. *mmu.PhysMem has it.
+type Memory interface {
+	virtq.Memory
+	Alloc() (uint64, error)
+	Free(frames ...uint64)
+}
+
+// Options tune the driver.
+type Options struct {
+	// QueueSize is the size of both queues; 0: the device's maximum, at
+	// most 256.
+	QueueSize uint16
+}
+
+// wanted are the features the driver can use.
+const wanted = virtionet.FeatureVersion1 | virtionet.FeatureMAC | virtionet.FeatureMTU |
+	virtionet.FeatureStatus | virtionet.FeatureEventIdx | virtionet.FeatureMrgRxbuf
+
+const (
+	pageSize = 4096
+	hdrLen   = virtionet.NetHdrSize
+	// cellSize is one receive or transmit buffer: a virtio_net_hdr and a
+	// full-sized Ethernet frame, two to a page.
+	cellSize = 2048
+	// maxMTU is the largest MTU whose frames fit a cell.
+	maxMTU = cellSize - hdrLen - header.EthernetMinimumSize - 4
+)
+
+// Endpoint is the driver: a stack.LinkEndpoint over a virtio-net device.
+type Endpoint struct {
+	dev      Device
+	mem      Memory
+	features uint64
+	mac      tcpip.LinkAddress
+	mtu      atomic.Uint32
+	frames   []uint64 // every frame the driver allocated, for Close
+
+	tx struct {
+		mu     sync.Mutex
+		q      *virtq.DriverQueue
+		cells  [][]byte // transmit buffers, by cell
+		addrs  []uint64
+		free   []uint16 // free cells
+		cellOf []uint16 // cell of each head in flight
+		one    [1]virtq.Buffer
+		closed bool
+	}
+	rx struct {
+		// Used by the receive goroutine only (and New before it starts).
+		q       *virtq.DriverQueue
+		cells   [][]byte
+		addrs   []uint64
+		cellOf  []uint16
+		one     [1]virtq.Buffer
+		scratch []byte // a frame spread over several buffers
+		hdr     virtionet.NetHdr
+		partial int // bytes of it gathered so far
+		left    int // buffers of it still to come
+	}
+
+	mu         sync.RWMutex
+	dispatcher stack.NetworkDispatcher
+	onClose    func()
+
+	rxIRQ     chan struct{}
+	done      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+
+	st struct {
+		txFrames, txDropped, rxFrames, rxDropped atomic.Uint64
+	}
+}
+
+var _ stack.LinkEndpoint = (*Endpoint)(nil)
+
+// New probes dev and brings it up, as a guest driver's probe does: it
+// negotiates features, allocates both queues and their buffers from mem,
+// tells the device where they are, posts every receive buffer and sets
+// DRIVER_OK. The endpoint is then ready for Stack.AttachNIC. Setup
+// happens here rather than in Attach because Attach cannot fail.
+func New(mem Memory, dev Device, o Options) (*Endpoint, error) {
+	e := &Endpoint{dev: dev, mem: mem, rxIRQ: make(chan struct{}, 1), done: make(chan struct{})}
+	if err := e.probe(o); err != nil {
+		dev.Reset()
+		mem.Free(e.frames...)
+		return nil, err
+	}
+	e.wg.Add(1)
+	go e.receiveLoop()
+	return e, nil
+}
+
+func (e *Endpoint) probe(o Options) error {
+	e.features = e.dev.Features() & wanted
+	if e.features&virtionet.FeatureVersion1 == 0 {
+		return errors.New("virtio-net device without VIRTIO_F_VERSION_1")
+	}
+	if err := e.dev.Negotiate(e.features); err != nil {
+		return fmt.Errorf("virtio-net feature negotiation: %w", err)
+	}
+	cfg := e.dev.ConfigSpace()
+	mac := cfg.MAC
+	if e.features&virtionet.FeatureMAC == 0 {
+		mac = virtionet.DefaultMAC
+	}
+	e.mac = tcpip.LinkAddress(mac[:])
+	mtu := uint32(1500)
+	if e.features&virtionet.FeatureMTU != 0 {
+		mtu = uint32(cfg.MTU)
+	}
+	e.mtu.Store(min(mtu, maxMTU))
+
+	size := o.QueueSize
+	if size == 0 {
+		size = min(e.dev.MaxQueueSize(), 256)
+	}
+	if err := (virtq.Layout{Size: size}).Validate(); err != nil || size > e.dev.MaxQueueSize() {
+		return fmt.Errorf("queue size %d: the device allows up to %d, a power of two", size, e.dev.MaxQueueSize())
+	}
+	qo := virtq.Options{EventIdx: e.features&virtionet.FeatureEventIdx != 0}
+	var err error
+	rxl, err := e.allocRings(size)
+	if err != nil {
+		return err
+	}
+	txl, err := e.allocRings(size)
+	if err != nil {
+		return err
+	}
+	if e.rx.q, err = virtq.NewDriverQueue(e.mem, rxl, qo); err != nil {
+		return err
+	}
+	if e.tx.q, err = virtq.NewDriverQueue(e.mem, txl, qo); err != nil {
+		return err
+	}
+	if e.rx.cells, e.rx.addrs, err = e.allocCells(int(size)); err != nil {
+		return err
+	}
+	if e.tx.cells, e.tx.addrs, err = e.allocCells(int(size)); err != nil {
+		return err
+	}
+	e.tx.free = make([]uint16, size)
+	for i := range e.tx.free {
+		e.tx.free[i] = uint16(i)
+	}
+	e.tx.cellOf = make([]uint16, size)
+	e.rx.cellOf = make([]uint16, size)
+	e.rx.scratch = make([]byte, virtionet.MaxFrame)
+	if err := e.dev.SetQueue(virtionet.RXQueue, rxl); err != nil {
+		return err
+	}
+	if err := e.dev.SetQueue(virtionet.TXQueue, txl); err != nil {
+		return err
+	}
+	e.dev.OnInterrupt(e.interrupt)
+	for cell := range e.rx.cells {
+		e.post(uint16(cell))
+	}
+	// The device is not running yet: no kick needed, it looks at start.
+	e.rx.q.Publish()
+	// Transmit completions are reclaimed on the next write; the driver
+	// never waits for a transmit interrupt.
+	e.tx.q.DisableInterrupts()
+	return e.dev.Start()
+}
+
+// allocRings allocates a queue: the descriptor table in one frame, the
+// available and used rings together in another (256 entries fit).
+func (e *Endpoint) allocRings(size uint16) (virtq.Layout, error) {
+	availEnd := (virtq.AvailRingSize(size) + 3) &^ 3
+	if virtq.DescTableSize(size) > pageSize || availEnd+virtq.UsedRingSize(size) > pageSize {
+		return virtq.Layout{}, fmt.Errorf("queue size %d does not fit the driver's page layout", size)
+	}
+	desc, err := e.alloc()
+	if err != nil {
+		return virtq.Layout{}, err
+	}
+	rings, err := e.alloc()
+	if err != nil {
+		return virtq.Layout{}, err
+	}
+	return virtq.Layout{Size: size, Desc: desc, Avail: rings, Used: rings + availEnd}, nil
+}
+
+// allocCells allocates n buffers of cellSize.
+func (e *Endpoint) allocCells(n int) ([][]byte, []uint64, error) {
+	cells := make([][]byte, n)
+	addrs := make([]uint64, n)
+	for i := 0; i < n; i += pageSize / cellSize {
+		pa, err := e.alloc()
+		if err != nil {
+			return nil, nil, err
+		}
+		for k := 0; k < pageSize/cellSize && i+k < n; k++ {
+			addrs[i+k] = pa + uint64(k*cellSize)
+			cells[i+k], _ = e.mem.Slice(addrs[i+k], cellSize)
+		}
+	}
+	return cells, addrs, nil
+}
+
+func (e *Endpoint) alloc() (uint64, error) {
+	pa, err := e.mem.Alloc()
+	if err != nil {
+		return 0, fmt.Errorf("virtio-net driver: %w", err)
+	}
+	e.frames = append(e.frames, pa)
+	return pa, nil
+}
+
+// post offers a receive cell to the device (visible after Publish).
+func (e *Endpoint) post(cell uint16) {
+	e.rx.one[0] = virtq.Buffer{Addr: e.rx.addrs[cell], Len: cellSize, Writable: true}
+	head, err := e.rx.q.Add(e.rx.one[:])
+	if err != nil {
+		// As many cells as descriptors: a free one is always there.
+		panic(fmt.Sprintf("nic: posting a receive buffer: %v", err))
+	}
+	e.rx.cellOf[head] = cell
+}
+
+// interrupt is the device's interrupt line.
+func (e *Endpoint) interrupt(queue int) {
+	if queue == virtionet.RXQueue {
+		select {
+		case e.rxIRQ <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Stats are the driver's counters.
+type Stats struct {
+	TxFrames, TxDropped, RxFrames, RxDropped uint64
+}
+
+func (e *Endpoint) Stats() Stats {
+	return Stats{
+		TxFrames:  e.st.txFrames.Load(),
+		TxDropped: e.st.txDropped.Load(),
+		RxFrames:  e.st.rxFrames.Load(),
+		RxDropped: e.st.rxDropped.Load(),
+	}
+}
+
+// WritePackets implements stack.LinkWriter: each packet, Ethernet header
+// included, goes into a transmit buffer behind a zeroed virtio_net_hdr.
+func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	t := &e.tx
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return 0, &tcpip.ErrClosedForSend{}
+	}
+	e.reclaim()
+	n, sent := 0, 0
+	for _, pkt := range pkts.AsSlice() {
+		if len(t.free) == 0 {
+			// The device has not finished the earlier frames: give it
+			// what is queued, then look again.
+			kick := t.q.Publish()
+			t.mu.Unlock()
+			if kick {
+				e.dev.Notify(virtionet.TXQueue)
+			}
+			t.mu.Lock()
+			if t.closed {
+				break
+			}
+			e.reclaim()
+			if len(t.free) == 0 {
+				break // dropped; TCP sends again
+			}
+		}
+		size := pkt.Size()
+		if hdrLen+size > cellSize {
+			e.st.txDropped.Add(1)
+			n++ // consumed, as a real link drops an oversized frame
+			continue
+		}
+		cell := t.free[len(t.free)-1]
+		buf := t.cells[cell]
+		clear(buf[:hdrLen]) // no offloads: flags and GSO type 0
+		copyPacket(buf[hdrLen:], pkt)
+		t.one[0] = virtq.Buffer{Addr: t.addrs[cell], Len: uint32(hdrLen + size)}
+		head, err := t.q.Add(t.one[:])
+		if err != nil {
+			break // as many cells as descriptors: only a broken queue gets here
+		}
+		t.free = t.free[:len(t.free)-1]
+		t.cellOf[head] = cell
+		n++
+		sent++
+	}
+	kick := t.q.Publish()
+	t.mu.Unlock()
+	if kick {
+		e.dev.Notify(virtionet.TXQueue)
+	}
+	e.st.txFrames.Add(uint64(sent))
+	if dropped := pkts.Len() - n; dropped > 0 {
+		e.st.txDropped.Add(uint64(dropped))
+	}
+	return n, nil
+}
+
+// copyPacket copies a packet's bytes, headers first, into b without
+// building an intermediate slice.
+func copyPacket(b []byte, pkt *stack.PacketBuffer) {
+	views, off := pkt.AsViewList()
+	n := 0
+	for v := views.Front(); v != nil; v = v.Next() {
+		s := v.AsSlice()
+		if off >= len(s) {
+			off -= len(s)
+			continue
+		}
+		n += copy(b[n:], s[off:])
+		off = 0
+	}
+}
+
+// reclaim takes back the transmit buffers the device has finished with.
+func (e *Endpoint) reclaim() {
+	t := &e.tx
+	for {
+		head, _, ok, err := t.q.Used()
+		if err != nil || !ok {
+			return
+		}
+		t.free = append(t.free, t.cellOf[head])
+	}
+}
