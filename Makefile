@@ -2,13 +2,16 @@
 # runs every test; `make bench` prints the benchmark table.
 GO ?= go
 
-all: bin/aurora-vm images
+all: bin/aurora-vm images examples
 
 bin/aurora-vm: $(shell find . -name '*.go' -not -path './guest/build/*') go.mod go.sum
 	$(GO) build -o $@ ./cmd/aurora-vm
 
 images:
 	$(MAKE) -s -C testimages
+
+examples:
+	$(MAKE) -s -C examples
 
 generate:
 	$(GO) run ./syscall/gen
@@ -27,6 +30,7 @@ bench: all
 clean:
 	rm -rf bin
 	$(MAKE) -s -C testimages clean
+	$(MAKE) -s -C examples clean
 	$(MAKE) -s -C guest clean
 
-.PHONY: all images generate test bench clean
+.PHONY: all images examples generate test bench clean

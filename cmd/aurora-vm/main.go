@@ -23,6 +23,7 @@ import (
 	"github.com/aurora-vm/aurora-vm/cpu"
 	"github.com/aurora-vm/aurora-vm/cpu/kvm"
 	"github.com/aurora-vm/aurora-vm/kernel"
+	"github.com/aurora-vm/aurora-vm/kernel/net"
 	sig "github.com/aurora-vm/aurora-vm/kernel/signal"
 	"github.com/aurora-vm/aurora-vm/mmu"
 	"github.com/aurora-vm/aurora-vm/syscall"
@@ -119,6 +120,11 @@ func runCommand() *cli.Command {
 			&cli.DurationFlag{Name: "timeout", Usage: "kill the program after this long (e.g. 10s); exit status 124"},
 			&cli.BoolFlag{Name: "trace", Usage: "print one line per syscall on stderr"},
 			&cli.IntFlag{Name: "max-procs", Value: kernel.DefaultMaxProcs, Usage: "most processes at once, zombies included; fork fails beyond"},
+			&cli.StringFlag{Name: "net", Value: "user", Usage: "the VM's NIC: user (no privileges; add ,outbound to allow any destination), tun[:NAME] (a host TAP device), or none (loopback only)"},
+			&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "forward a host port to the guest: [HOSTADDR:]HOSTPORT:GUESTPORT[/udp] (--net user)"},
+			&cli.StringSliceFlag{Name: "map", Usage: "redirect the guest's connections to GUESTIP:PORT to HOST:PORT on the host (--net user)"},
+			&cli.StringFlag{Name: "pcap", Usage: "write every frame through the NIC to this file (pcap, for tshark or Wireshark)"},
+			&cli.StringFlag{Name: "net-faults", Usage: "inject faults at the NIC, e.g. loss=5%,dup=1%,reorder=5%"},
 		},
 		Action:       run,
 		OnUsageError: usageError,
@@ -156,13 +162,34 @@ func run(c *cli.Context) error {
 	if c.Int("max-procs") < 1 {
 		return cannotRun("--max-procs: %d is not a positive number", c.Int("max-procs"))
 	}
+	vn, err := openNetwork(netOptions{
+		mode:     c.String("net"),
+		forwards: c.StringSlice("publish"),
+		maps:     c.StringSlice("map"),
+		pcap:     c.String("pcap"),
+		faults:   c.String("net-faults"),
+	})
+	if err != nil {
+		return cannotRun("%v", err)
+	}
+	defer vn.close()
 	cfg := kernel.Config{Engine: engine, Phys: phys, Syscalls: syscall.Dispatch, MaxProcs: c.Int("max-procs")}
+	if vn != nil {
+		cfg.Network = func() (*net.Stack, error) { return vn.stack(phys) }
+	}
 	if c.Bool("trace") {
 		cfg.Trace = os.Stderr
 	}
 	k := kernel.New(cfg)
 	noMemory := func() error {
 		return cannotRun("%s: the program needs more guest memory than --memory %s gives", path, c.String("memory"))
+	}
+	if vn != nil && (len(c.StringSlice("publish")) > 0 || c.String("pcap") != "" || !strings.HasPrefix(c.String("net"), "user")) {
+		// Traffic may arrive before the program opens a socket: have the
+		// NIC up from the start. Otherwise it comes up with the first socket.
+		if _, err := k.Net(); err != nil {
+			return cannotRun("the VM's network: %v", err)
+		}
 	}
 	proc, err := k.Spawn(img, c.Args().Slice(), os.Environ())
 	if errors.Is(err, mmu.ErrNoMemory) {

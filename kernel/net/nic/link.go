@@ -42,18 +42,8 @@ func (e *Endpoint) IsAttached() bool {
 	return e.dispatcher != nil
 }
 
-// Wait waits for the receive goroutine to end once Close has begun;
-// before that it returns at once. kernel/net.Stack.Close waits for its
-// link endpoints without closing them, and the endpoint's owner closes it
-// only afterwards: waiting for a goroutine nothing has asked to stop would
-// hang the stack's Close.
-func (e *Endpoint) Wait() {
-	select {
-	case <-e.done:
-		e.wg.Wait()
-	default:
-	}
-}
+// Wait returns at once: the driver has no goroutine of its own.
+func (*Endpoint) Wait() {}
 
 // ARPHardwareType is Ethernet's.
 func (*Endpoint) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareEther }
@@ -81,9 +71,9 @@ func (e *Endpoint) SetOnCloseAction(fn func()) {
 	e.mu.Unlock()
 }
 
-// Close stops the driver: no more writes, the device reset so that it
-// lets go of guest memory, the receive goroutine ended, and every frame
-// the driver allocated freed. The device itself stays open; its owner
+// Close stops the driver: no more writes or receive interrupts, the
+// device reset so that it lets go of guest memory, and every frame the
+// driver allocated freed. The device itself stays open; its owner
 // closes it.
 func (e *Endpoint) Close() {
 	e.closeOnce.Do(func() {
@@ -96,8 +86,10 @@ func (e *Endpoint) Close() {
 		e.tx.mu.Lock()
 		e.tx.closed = true
 		e.tx.mu.Unlock()
-		close(e.done)
-		e.wg.Wait()
+		// Wait for a receive interrupt being handled; later ones return.
+		e.rx.mu.Lock()
+		e.rx.closed = true
+		e.rx.mu.Unlock()
 		e.dev.Reset()
 		e.mem.Free(e.frames...)
 		e.frames = nil

@@ -10,10 +10,12 @@
 // carries a virtio_net_hdr in front of it. Transmission copies each packet
 // into a transmit buffer and kicks the device when event suppression says
 // it wants a kick; used transmit buffers are reclaimed lazily on the next
-// write. Reception runs in one goroutine that sleeps until the device
-// interrupts, then, with interrupts off, delivers every used receive
-// buffer to the stack and posts it again (the NAPI way: one interrupt per
-// burst, not per frame).
+// write. Reception happens in the device's receive interrupt: the handler
+// turns interrupts off, delivers every used receive buffer to the stack,
+// posts it again, and turns interrupts back on only when the queue is
+// empty (the NAPI way: one interrupt per burst, not per frame). The
+// driver has no goroutine of its own: the handler runs in the goroutine
+// that raised the interrupt, as an interrupt runs on whatever CPU it hits.
 package nic
 
 import (
@@ -93,7 +95,11 @@ type Endpoint struct {
 		closed bool
 	}
 	rx struct {
-		// Used by the receive goroutine only (and New before it starts).
+		// mu is held by whoever is polling the receive queue: one
+		// interrupt handler at a time. pending says an interrupt came.
+		mu      sync.Mutex
+		pending atomic.Bool
+		closed  bool
 		q       *virtq.DriverQueue
 		cells   [][]byte
 		addrs   []uint64
@@ -109,9 +115,6 @@ type Endpoint struct {
 	dispatcher stack.NetworkDispatcher
 	onClose    func()
 
-	rxIRQ     chan struct{}
-	done      chan struct{}
-	wg        sync.WaitGroup
 	closeOnce sync.Once
 
 	st struct {
@@ -127,14 +130,12 @@ var _ stack.LinkEndpoint = (*Endpoint)(nil)
 // DRIVER_OK. The endpoint is then ready for Stack.AttachNIC. Setup
 // happens here rather than in Attach because Attach cannot fail.
 func New(mem Memory, dev Device, o Options) (*Endpoint, error) {
-	e := &Endpoint{dev: dev, mem: mem, rxIRQ: make(chan struct{}, 1), done: make(chan struct{})}
+	e := &Endpoint{dev: dev, mem: mem}
 	if err := e.probe(o); err != nil {
 		dev.Reset()
 		mem.Free(e.frames...)
 		return nil, err
 	}
-	e.wg.Add(1)
-	go e.receiveLoop()
 	return e, nil
 }
 
@@ -267,12 +268,32 @@ func (e *Endpoint) post(cell uint16) {
 	e.rx.cellOf[head] = cell
 }
 
-// interrupt is the device's interrupt line.
+// interrupt is the device's interrupt line. A receive interrupt is
+// handled right here, in the goroutine that raised it (the device's
+// receive loop, or a kick's): no hand-over to another goroutine per burst.
+// One handler polls at a time; an interrupt that finds another handler
+// at work leaves it a note (pending) and returns, and the handler at work
+// polls again before it leaves. A handler's own kicks raise interrupts
+// too, and end up as such notes.
 func (e *Endpoint) interrupt(queue int) {
-	if queue == virtionet.RXQueue {
-		select {
-		case e.rxIRQ <- struct{}{}:
-		default:
+	if queue != virtionet.RXQueue {
+		return // transmit buffers are reclaimed by the next write
+	}
+	r := &e.rx
+	r.pending.Store(true)
+	for r.mu.TryLock() {
+		if r.closed {
+			r.mu.Unlock()
+			return
+		}
+		for r.pending.Swap(false) {
+			e.poll()
+		}
+		r.mu.Unlock()
+		// A note left after the last look but before the unlock found the
+		// lock taken: take it back and look again.
+		if !r.pending.Load() {
+			return
 		}
 	}
 }

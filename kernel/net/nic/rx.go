@@ -14,25 +14,16 @@ import (
 // one.
 const repostBatch = 32
 
-// receiveLoop waits for receive interrupts and delivers what the device
-// has put in the receive queue.
-func (e *Endpoint) receiveLoop() {
-	defer e.wg.Done()
+// poll delivers what the device has put in the receive queue, with
+// interrupts off, and turns them on again once it is empty, looking once
+// more in case a buffer came in between.
+func (e *Endpoint) poll() {
 	q := e.rx.q
 	for {
-		select {
-		case <-e.rxIRQ:
-		case <-e.done:
+		q.DisableInterrupts()
+		e.receiveBurst()
+		if !q.EnableInterrupts() {
 			return
-		}
-		for {
-			// Poll with interrupts off; turn them on only once the queue
-			// is empty, and poll again if a buffer came in between.
-			q.DisableInterrupts()
-			e.receiveBurst()
-			if !q.EnableInterrupts() {
-				break
-			}
 		}
 	}
 }
