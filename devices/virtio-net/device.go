@@ -296,7 +296,10 @@ func (d *Device) Reset() {
 	d.status.Store(0)
 }
 
-// Notify is the driver's kick: queue has new buffers.
+// Notify is the driver's kick: queue has new buffers. A transmit kick
+// sends every queued frame (Backend.Send, in the caller's goroutine)
+// before it returns; a receive kick fills the new buffers with frames
+// that were waiting for them. Either may interrupt the driver.
 func (d *Device) Notify(queue int) {
 	switch queue {
 	case TXQueue:

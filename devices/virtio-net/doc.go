@@ -13,9 +13,10 @@
 //
 // Transmit work runs in the kicking goroutine, so a frame reaches the
 // backend without a goroutine switch; receive work runs in one goroutine
-// per device that waits on the backend. Neither ever blocks on the
-// driver: frames for a driver that posts no receive buffers wait in a
-// small backlog and are then dropped and counted.
+// per device that waits on the backend, and raises the driver's interrupt
+// from there. Neither blocks on the driver for long: frames for a driver
+// that posts no receive buffers wait in a small backlog, then in the
+// backend's own queue for a moment, and are then dropped and counted.
 //
 // Offloads (checksum, TSO) are offered only when the backend takes them,
 // and frames are checked against what was negotiated before a backend

@@ -1,6 +1,10 @@
 package virtionet
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"gvisor.dev/gvisor/pkg/tcpip/checksum"
+)
 
 // DecodeNetHdr reads a virtio_net_hdr from the first NetHdrSize bytes
 // of b (little-endian, as on the queues).
@@ -27,4 +31,18 @@ func (h NetHdr) Encode(b []byte) {
 	binary.LittleEndian.PutUint16(b[6:], h.CsumStart)
 	binary.LittleEndian.PutUint16(b[8:], h.CsumOffset)
 	binary.LittleEndian.PutUint16(b[10:], h.NumBuffers)
+}
+
+// CompleteChecksum finishes a partial checksum, as a header with
+// NetHdrFNeedsCsum asks: the field at CsumStart+CsumOffset holds the
+// pseudo-header's sum, and gets the checksum of everything from CsumStart
+// on. It reports false when the offsets do not lie inside frame. Drivers
+// and backends that cannot take partial checksums use it.
+func CompleteChecksum(h NetHdr, frame []byte) bool {
+	start, at := int(h.CsumStart), int(h.CsumStart)+int(h.CsumOffset)
+	if at+2 > len(frame) || start > at {
+		return false
+	}
+	binary.BigEndian.PutUint16(frame[at:], ^checksum.Checksum(frame[start:], 0))
+	return true
 }

@@ -1,11 +1,8 @@
 package virtionet
 
 import (
-	"encoding/binary"
 	"sync"
 	"time"
-
-	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 
 	"github.com/aurora-vm/aurora-vm/devices/virtio-net/virtq"
 )
@@ -106,6 +103,14 @@ func (d *Device) waitForRoom(stall *time.Timer) bool {
 	r := &d.rx
 	r.mu.Lock()
 	full := r.q != nil && r.n == len(r.backlog) && !r.starved
+	if full {
+		// Room is only ever made under mu: a signal from before now is
+		// stale.
+		select {
+		case <-r.room:
+		default:
+		}
+	}
 	r.mu.Unlock()
 	if !full {
 		return true
@@ -165,14 +170,13 @@ func (d *Device) prepare(hdr *NetHdr, frame []byte) bool {
 	if hdr.GSOType != GSONone && (hdr.GSOType != GSOTCPv4 || r.features&FeatureGuestTSO4 == 0) {
 		return false
 	}
-	if hdr.Flags&NetHdrFNeedsCsum != 0 && r.features&FeatureGuestCsum == 0 {
-		start, at := int(hdr.CsumStart), int(hdr.CsumStart)+int(hdr.CsumOffset)
-		if at+2 > len(frame) {
+	if hdr.Flags&NetHdrFNeedsCsum != 0 {
+		if int(hdr.CsumStart)+int(hdr.CsumOffset)+2 > len(frame) {
 			return false
 		}
-		// The field holds the pseudo-header's sum; the rest is summed
-		// over it.
-		binary.BigEndian.PutUint16(frame[at:], ^checksum.Checksum(frame[start:], 0))
+		if r.features&FeatureGuestCsum == 0 {
+			CompleteChecksum(*hdr, frame)
+		}
 	}
 	if r.features&FeatureGuestCsum == 0 {
 		hdr.Flags = 0 // section 5.1.6.4.1

@@ -45,6 +45,23 @@ func (e *Endpoint) IsAttached() bool {
 // Wait returns at once: the driver has no goroutine of its own.
 func (*Endpoint) Wait() {}
 
+// GSOMaxSize is the largest TCP segment the stack may hand over whole.
+func (e *Endpoint) GSOMaxSize() uint32 {
+	if e.tso {
+		return gsoMaxSize
+	}
+	return 0
+}
+
+// SupportedGSO says whether large segments go to the device whole (the
+// device, or what is behind it, cuts them): only when TSO was negotiated.
+func (e *Endpoint) SupportedGSO() stack.SupportedGSO {
+	if e.tso {
+		return stack.HostGSOSupported
+	}
+	return stack.GSONotSupported
+}
+
 // ARPHardwareType is Ethernet's.
 func (*Endpoint) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareEther }
 
@@ -91,7 +108,7 @@ func (e *Endpoint) Close() {
 		e.rx.closed = true
 		e.rx.mu.Unlock()
 		e.dev.Reset()
-		e.mem.Free(e.frames...)
-		e.frames = nil
+		e.freeMemory()
+		e.rx.buf.Release()
 	})
 }

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
@@ -52,6 +53,10 @@ type Memory interface {
 	virtq.Memory
 	Alloc() (uint64, error)
 	Free(frames ...uint64)
+	// AllocHuge and FreeHuge give contiguous 2 MiB: transmit buffers for
+	// large segments (TSO), when the device takes them.
+	AllocHuge() (uint64, bool)
+	FreeHuge(pa uint64)
 }
 
 // Options tune the driver.
@@ -61,18 +66,32 @@ type Options struct {
 	QueueSize uint16
 }
 
-// wanted are the features the driver can use.
+// wanted are the features the driver can always use; offloads come on
+// top when the device offers them (see probe).
 const wanted = virtionet.FeatureVersion1 | virtionet.FeatureMAC | virtionet.FeatureMTU |
 	virtionet.FeatureStatus | virtionet.FeatureEventIdx | virtionet.FeatureMrgRxbuf
 
+// Offloads, in pairs that go together (the second needs the first).
+const (
+	txOffloads = virtionet.FeatureCsum | virtionet.FeatureHostTSO4
+	rxOffloads = virtionet.FeatureGuestCsum | virtionet.FeatureGuestTSO4
+)
+
 const (
 	pageSize = 4096
+	hugeSize = 2 << 20
 	hdrLen   = virtionet.NetHdrSize
 	// cellSize is one receive or transmit buffer: a virtio_net_hdr and a
-	// full-sized Ethernet frame, two to a page.
+	// full-sized Ethernet frame, two to a page. Larger frames for the
+	// driver span several cells (MRG_RXBUF).
 	cellSize = 2048
 	// maxMTU is the largest MTU whose frames fit a cell.
 	maxMTU = cellSize - hdrLen - header.EthernetMinimumSize - 4
+	// gsoMaxSize is the largest TCP segment the stack hands over with TSO
+	// (the size channel endpoints use), and tsoCellSize a transmit buffer
+	// that holds one with every header: sixty of them to a huge page.
+	gsoMaxSize  = 1 << 15
+	tsoCellSize = 34 << 10
 )
 
 // Endpoint is the driver: a stack.LinkEndpoint over a virtio-net device.
@@ -82,7 +101,9 @@ type Endpoint struct {
 	features uint64
 	mac      tcpip.LinkAddress
 	mtu      atomic.Uint32
+	tso      bool     // the stack hands over large TCP segments
 	frames   []uint64 // every frame the driver allocated, for Close
+	huge     []uint64 // and every huge page
 
 	tx struct {
 		mu     sync.Mutex
@@ -105,10 +126,10 @@ type Endpoint struct {
 		addrs   []uint64
 		cellOf  []uint16
 		one     [1]virtq.Buffer
-		scratch []byte // a frame spread over several buffers
-		hdr     virtionet.NetHdr
-		partial int // bytes of it gathered so far
-		left    int // buffers of it still to come
+		// A frame spread over several buffers, as far as it has come.
+		hdr  virtionet.NetHdr
+		buf  buffer.Buffer
+		left int // buffers still to come
 	}
 
 	mu         sync.RWMutex
@@ -122,7 +143,10 @@ type Endpoint struct {
 	}
 }
 
-var _ stack.LinkEndpoint = (*Endpoint)(nil)
+var (
+	_ stack.LinkEndpoint = (*Endpoint)(nil)
+	_ stack.GSOEndpoint  = (*Endpoint)(nil)
+)
 
 // New probes dev and brings it up, as a guest driver's probe does: it
 // negotiates features, allocates both queues and their buffers from mem,
@@ -133,14 +157,29 @@ func New(mem Memory, dev Device, o Options) (*Endpoint, error) {
 	e := &Endpoint{dev: dev, mem: mem}
 	if err := e.probe(o); err != nil {
 		dev.Reset()
-		mem.Free(e.frames...)
+		e.freeMemory()
 		return nil, err
 	}
 	return e, nil
 }
 
 func (e *Endpoint) probe(o Options) error {
-	e.features = e.dev.Features() & wanted
+	offered := e.dev.Features()
+	want := uint64(wanted)
+	// Large segments to the device need transmit buffers that hold them
+	// whole: contiguous memory, which may be missing.
+	if offered&txOffloads == txOffloads {
+		if pa, ok := e.mem.AllocHuge(); ok {
+			e.huge = append(e.huge, pa)
+			e.tso = true
+			want |= txOffloads
+		}
+	}
+	// Large segments from the device spread over receive buffers.
+	if offered&(rxOffloads|virtionet.FeatureMrgRxbuf) == rxOffloads|virtionet.FeatureMrgRxbuf {
+		want |= rxOffloads
+	}
+	e.features = offered & want
 	if e.features&virtionet.FeatureVersion1 == 0 {
 		return errors.New("virtio-net device without VIRTIO_F_VERSION_1")
 	}
@@ -167,7 +206,6 @@ func (e *Endpoint) probe(o Options) error {
 		return fmt.Errorf("queue size %d: the device allows up to %d, a power of two", size, e.dev.MaxQueueSize())
 	}
 	qo := virtq.Options{EventIdx: e.features&virtionet.FeatureEventIdx != 0}
-	var err error
 	rxl, err := e.allocRings(size)
 	if err != nil {
 		return err
@@ -185,16 +223,17 @@ func (e *Endpoint) probe(o Options) error {
 	if e.rx.cells, e.rx.addrs, err = e.allocCells(int(size)); err != nil {
 		return err
 	}
-	if e.tx.cells, e.tx.addrs, err = e.allocCells(int(size)); err != nil {
+	if e.tso {
+		e.tx.cells, e.tx.addrs = e.hugeCells(e.huge[0])
+	} else if e.tx.cells, e.tx.addrs, err = e.allocCells(int(size)); err != nil {
 		return err
 	}
-	e.tx.free = make([]uint16, size)
+	e.tx.free = make([]uint16, len(e.tx.cells))
 	for i := range e.tx.free {
 		e.tx.free[i] = uint16(i)
 	}
 	e.tx.cellOf = make([]uint16, size)
 	e.rx.cellOf = make([]uint16, size)
-	e.rx.scratch = make([]byte, virtionet.MaxFrame)
 	if err := e.dev.SetQueue(virtionet.RXQueue, rxl); err != nil {
 		return err
 	}
@@ -248,6 +287,27 @@ func (e *Endpoint) allocCells(n int) ([][]byte, []uint64, error) {
 	return cells, addrs, nil
 }
 
+// hugeCells cuts a huge page into transmit buffers for large segments.
+func (e *Endpoint) hugeCells(pa uint64) ([][]byte, []uint64) {
+	n := hugeSize / tsoCellSize
+	cells := make([][]byte, n)
+	addrs := make([]uint64, n)
+	for i := range cells {
+		addrs[i] = pa + uint64(i*tsoCellSize)
+		cells[i], _ = e.mem.Slice(addrs[i], tsoCellSize)
+	}
+	return cells, addrs
+}
+
+// freeMemory gives back every frame the driver allocated.
+func (e *Endpoint) freeMemory() {
+	e.mem.Free(e.frames...)
+	for _, pa := range e.huge {
+		e.mem.FreeHuge(pa)
+	}
+	e.frames, e.huge = nil, nil
+}
+
 func (e *Endpoint) alloc() (uint64, error) {
 	pa, err := e.mem.Alloc()
 	if err != nil {
@@ -298,11 +358,14 @@ func (e *Endpoint) interrupt(queue int) {
 	}
 }
 
-// Stats are the driver's counters.
+// Stats are the driver's counters: frames handed to the device and
+// dropped for want of a buffer (or too long), frames delivered to the
+// stack and dropped as malformed or with no stack attached.
 type Stats struct {
 	TxFrames, TxDropped, RxFrames, RxDropped uint64
 }
 
+// Stats returns the driver's counters.
 func (e *Endpoint) Stats() Stats {
 	return Stats{
 		TxFrames:  e.st.txFrames.Load(),
@@ -313,7 +376,11 @@ func (e *Endpoint) Stats() Stats {
 }
 
 // WritePackets implements stack.LinkWriter: each packet, Ethernet header
-// included, goes into a transmit buffer behind a zeroed virtio_net_hdr.
+// included, goes into a transmit buffer behind its virtio_net_hdr (zero,
+// or the partial checksum and segment size of a large TCP segment with
+// TSO), and the device is kicked once for the lot if it asked for kicks.
+// When every buffer is in flight the rest are dropped, as a full queue
+// drops; TCP sends them again.
 func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 	t := &e.tx
 	t.mu.Lock()
@@ -334,22 +401,24 @@ func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) 
 			}
 			t.mu.Lock()
 			if t.closed {
-				break
+				// The rings may be gone already: touch nothing.
+				t.mu.Unlock()
+				return n, &tcpip.ErrClosedForSend{}
 			}
 			e.reclaim()
 			if len(t.free) == 0 {
 				break // dropped; TCP sends again
 			}
 		}
+		cell := t.free[len(t.free)-1]
+		buf := t.cells[cell]
 		size := pkt.Size()
-		if hdrLen+size > cellSize {
+		if hdrLen+size > len(buf) {
 			e.st.txDropped.Add(1)
 			n++ // consumed, as a real link drops an oversized frame
 			continue
 		}
-		cell := t.free[len(t.free)-1]
-		buf := t.cells[cell]
-		clear(buf[:hdrLen]) // no offloads: flags and GSO type 0
+		e.netHdr(pkt).Encode(buf)
 		copyPacket(buf[hdrLen:], pkt)
 		t.one[0] = virtq.Buffer{Addr: t.addrs[cell], Len: uint32(hdrLen + size)}
 		head, err := t.q.Add(t.one[:])
@@ -371,6 +440,28 @@ func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) 
 		e.st.txDropped.Add(uint64(dropped))
 	}
 	return n, nil
+}
+
+// netHdr is the virtio_net_hdr for an outgoing packet: with TSO, the
+// stack leaves TCP checksums partial (the pseudo-header's sum in the
+// field) and may hand over a segment of several MSS.
+func (e *Endpoint) netHdr(pkt *stack.PacketBuffer) virtionet.NetHdr {
+	g := pkt.GSOOptions
+	if !e.tso || g.Type == stack.GSONone {
+		return virtionet.NetHdr{}
+	}
+	var h virtionet.NetHdr
+	if g.NeedsCsum {
+		h.Flags = virtionet.NetHdrFNeedsCsum
+		h.CsumStart = header.EthernetMinimumSize + g.L3HdrLen
+		h.CsumOffset = g.CsumOffset
+	}
+	if g.Type == stack.GSOTCPv4 && pkt.Data().Size() > int(g.MSS) {
+		h.GSOType = virtionet.GSOTCPv4
+		h.GSOSize = g.MSS
+		h.HdrLen = uint16(pkt.HeaderSize())
+	}
+	return h
 }
 
 // copyPacket copies a packet's bytes, headers first, into b without
