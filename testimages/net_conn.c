@@ -11,35 +11,11 @@
  *   - an fd survives fork and dup2: the connection stays open until the
  *     last fd referring to it is closed, in whichever process. */
 #include <aurora.h>
+#include "netcheck.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#define LOCALHOST IP(127, 0, 0, 1)
-
-static const char *ename(int e)
-{
-	switch (e) {
-	case EAGAIN: return "EAGAIN";
-	case EPIPE: return "EPIPE";
-	case ENOTCONN: return "ENOTCONN";
-	}
-	static char other[24];
-	snprintf(other, sizeof other, "errno %d", e);
-	return other;
-}
-
-static const char *res(long r)
-{
-	static char buf[4][48];
-	static int next;
-	char *b = buf[next++ % 4];
-	if (r < 0)
-		snprintf(b, sizeof buf[0], "%ld %s", r, ename(errno));
-	else
-		snprintf(b, sizeof buf[0], "%ld", r);
-	return b;
-}
 
 static const char *ip(uint32_t a)
 {

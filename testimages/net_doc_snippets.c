@@ -10,35 +10,10 @@
  * Each process ends with exit, which closes its sockets and frees the port
  * for the next one. */
 #include <aurora.h>
+#include "netcheck.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-static const char *ename(int e)
-{
-	switch (e) {
-	case EADDRINUSE: return "EADDRINUSE";
-	case ECONNREFUSED: return "ECONNREFUSED";
-	case EINVAL: return "EINVAL";
-	case EBADF: return "EBADF";
-	}
-	static char other[24];
-	snprintf(other, sizeof other, "errno %d", e);
-	return other;
-}
-
-/* A call's result, with the errno name when it failed. */
-static const char *res(long r)
-{
-	static char buf[4][48];
-	static int next;
-	char *b = buf[next++ % 4];
-	if (r < 0)
-		snprintf(b, sizeof buf[0], "%ld %s", r, ename(errno));
-	else
-		snprintf(b, sizeof buf[0], "%ld", r);
-	return b;
-}
 
 /* The page's socket example, unchanged. */
 static void socket_example(void)

@@ -10,38 +10,10 @@
  *   - socket calls on the console (ENOTSOCK) and on a closed fd (EBADF);
  *   - sockets beyond the 32-entry fd table: EMFILE. */
 #include <aurora.h>
+#include "netcheck.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-static const char *ename(int e)
-{
-	switch (e) {
-	case EBADF: return "EBADF";
-	case EINVAL: return "EINVAL";
-	case EMFILE: return "EMFILE";
-	case ENOTSOCK: return "ENOTSOCK";
-	case EADDRINUSE: return "EADDRINUSE";
-	case EISCONN: return "EISCONN";
-	case ENOTCONN: return "ENOTCONN";
-	case ECONNREFUSED: return "ECONNREFUSED";
-	}
-	static char other[24];
-	snprintf(other, sizeof other, "errno %d", e);
-	return other;
-}
-
-static const char *res(long r)
-{
-	static char buf[4][48];
-	static int next;
-	char *b = buf[next++ % 4];
-	if (r < 0)
-		snprintf(b, sizeof buf[0], "%ld %s", r, ename(errno));
-	else
-		snprintf(b, sizeof buf[0], "%ld", r);
-	return b;
-}
 
 static int tcp(void) { return socket_syscall(AF_INET, SOCK_STREAM, 0); }
 

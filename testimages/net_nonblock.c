@@ -10,37 +10,12 @@
  *     before the time has passed (only that is printed, not how long it
  *     took). */
 #include <aurora.h>
+#include "netcheck.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#define LOCALHOST IP(127, 0, 0, 1)
 #define PORT 7400
-
-static const char *ename(int e)
-{
-	switch (e) {
-	case EAGAIN: return "EAGAIN";
-	case EINPROGRESS: return "EINPROGRESS";
-	case EISCONN: return "EISCONN";
-	case ETIMEDOUT: return "ETIMEDOUT";
-	}
-	static char other[24];
-	snprintf(other, sizeof other, "errno %d", e);
-	return other;
-}
-
-static const char *res(long r)
-{
-	static char buf[4][48];
-	static int next;
-	char *b = buf[next++ % 4];
-	if (r < 0)
-		snprintf(b, sizeof buf[0], "%ld %s", r, ename(errno));
-	else
-		snprintf(b, sizeof buf[0], "%ld", r);
-	return b;
-}
 
 static int tcp(void) { return socket_syscall(AF_INET, SOCK_STREAM, 0); }
 

@@ -20,39 +20,14 @@
  *    poll, non-blocking recv, send without a destination (EDESTADDRREQ), a
  *    datagram too large for UDP (EMSGSIZE), recvfrom with NULL address. */
 #include <aurora.h>
+#include "netcheck.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #define TOTAL  10000
 #define WINDOW 100
-#define LOCALHOST IP(127, 0, 0, 1)
 #define DONE 0xFFFFFFFFu
-
-static const char *ename(int e)
-{
-	switch (e) {
-	case EAGAIN: return "EAGAIN";
-	case EDESTADDRREQ: return "EDESTADDRREQ";
-	case EMSGSIZE: return "EMSGSIZE";
-	case EINTR: return "EINTR";
-	}
-	static char other[24];
-	snprintf(other, sizeof other, "errno %d", e);
-	return other;
-}
-
-static const char *res(long r)
-{
-	static char buf[4][48];
-	static int next;
-	char *b = buf[next++ % 4];
-	if (r < 0)
-		snprintf(b, sizeof buf[0], "%ld %s", r, ename(errno));
-	else
-		snprintf(b, sizeof buf[0], "%ld", r);
-	return b;
-}
 
 static int dgram_len(uint32_t seq) { return 8 + seq % 500; }
 
