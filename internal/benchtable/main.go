@@ -35,12 +35,15 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -160,7 +163,91 @@ func main() {
 		rows = append(rows, bulk.row("TCP bulk, "+c.name+" recv buffer: KVM vs native", mibPerSecond, "-"))
 	}
 
+	// 8. Through the VM's NIC: a host client and the guest echo server
+	// (examples/echod) behind a port forward (--net user), next to the same
+	// client and a Go echo server on the host's loopback.
+	rows = append(rows, nicRows()...)
+
 	printTable(rows)
+}
+
+// nicRows measures 64-byte round trips and bulk echo between a host
+// client and a guest echo server through --net user's port forward, and
+// the same against an echo server on the host's loopback.
+func nicRows() [][]string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	native := l.Addr().String()
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	port := probe.Addr().(*net.TCPAddr).Port
+	probe.Close()
+	vmCmd := exec.Command(vm, "run", "-p", fmt.Sprintf("%d:7000", port), "examples/build/echod.elf", "7000", "2")
+	out, err := vmCmd.StdoutPipe()
+	check(err)
+	check(vmCmd.Start())
+	defer func() { vmCmd.Process.Signal(os.Interrupt); vmCmd.Wait() }()
+	if line, _ := bufio.NewReader(out).ReadString('\n'); !strings.Contains(line, "listening") {
+		fail("the guest echo server said %q", line)
+	}
+	guest := fmt.Sprintf("127.0.0.1:%d", port)
+
+	var rr, bulk samples
+	for i := 0; i < 5; i++ {
+		rr.add(roundTrip(guest, 2000), roundTrip(native, 2000))
+		bulk.add(echoBulk(guest, 32), echoBulk(native, 32))
+	}
+	return [][]string{
+		rr.row("host-guest 64 B round trips (--net user) vs host loopback", perSecond, "-"),
+		bulk.row("host-guest echo, 32 MiB each way (--net user) vs host loopback", mibPerSecond, "-"),
+	}
+}
+
+// roundTrip returns the time of one 64-byte echo on a connection to addr.
+func roundTrip(addr string, n int) time.Duration {
+	c, err := net.Dial("tcp", addr)
+	check(err)
+	defer c.Close()
+	c.(*net.TCPConn).SetNoDelay(true)
+	buf := make([]byte, 64)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		_, err := c.Write(buf)
+		check(err)
+		_, err = io.ReadFull(c, buf)
+		check(err)
+	}
+	return time.Since(start) / time.Duration(n)
+}
+
+// echoBulk sends mib MiB to the echo server at addr while reading them
+// back, and returns the time per MiB.
+func echoBulk(addr string, mib int) time.Duration {
+	c, err := net.Dial("tcp", addr)
+	check(err)
+	defer c.Close()
+	data := make([]byte, mib<<20)
+	start := time.Now()
+	go func() {
+		c.Write(data)
+		c.(*net.TCPConn).CloseWrite()
+	}()
+	n, err := io.Copy(io.Discard, c)
+	check(err)
+	if n != int64(len(data)) {
+		fail("echoed %d bytes of %d", n, len(data))
+	}
+	return time.Since(start) / time.Duration(mib)
 }
 
 // samples pairs measurements taken side by side: a[i] and b[i] ran one
