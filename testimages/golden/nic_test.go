@@ -286,13 +286,19 @@ func TestFaultsAtTheNICLoseNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the 50 MB transfer in -short mode")
 	}
-	// In about one run in four this transfer stalls for good through the
-	// user-mode backend (both sides wait with full send buffers; no
-	// retransmission gets through). Until that is found it runs only when
-	// asked for; kernel/net/nic's end-to-end test covers the device under
-	// the same faults.
+	// In about half the runs this transfer deadlocks, through a TAP to
+	// Linux as through the user-mode backend. A capture shows why: the
+	// guest's netstack shrinks its receive window to zero after the peer
+	// has sent into it, and then drops every pure ACK from the peer, whose
+	// sequence number now lies past the zero window, without reading its
+	// acknowledgement (gVisor's header.Acceptable with rcvNxt == rcvAcc).
+	// The guest never learns its data arrived, its send buffer stays full,
+	// the echo server stays blocked in send and never reads: both ends wait
+	// for good. kernel/net/nic's end-to-end test covers the device under
+	// the same faults with a peer that does not send into the window
+	// first. Until the stack is fixed this soak runs only when asked for.
 	if os.Getenv("AURORA_NET_SOAK") == "" {
-		t.Skip("skipping: the 50 MB fault-injection soak runs with AURORA_NET_SOAK=1 (a rare stall through the user-mode backend is open)")
+		t.Skip("skipping: the 50 MB fault-injection soak runs with AURORA_NET_SOAK=1 (netstack's zero-window deadlock is open, see the comment)")
 	}
 	port := freePort(t)
 	startVM(t, true, "run", "--net-faults", "loss=5%,reorder=5%", "-p", fmt.Sprintf("%d:7000", port),
