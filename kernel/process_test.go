@@ -41,23 +41,9 @@ func buildGuestFrom(t *testing.T, src string) *kernel.Image {
 // one VM, again and again, and checks that everything comes back: guest
 // frames, vCPUs (all idle in the engine's pool) and goroutines.
 func TestForkingProgramsLeakNothing(t *testing.T) {
-	if err := kvm.Available(); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
+	vm := newTestVM(t, 256<<20)
 	img := buildGuest(t, "forks")
-	phys, err := mmu.NewPhysMem(256 << 20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer phys.Close()
-	engine, err := kvm.New(phys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer engine.Close()
-	goroutines := runtime.NumGoroutine()
-	free := phys.FreeFrames()
-	_, _, engineFrames := engine.Usage()
+	phys, engine := vm.phys, vm.engine
 
 	const rounds, concurrent = 3, 4
 	for round := 0; round < rounds; round++ {
@@ -92,23 +78,8 @@ func TestForkingProgramsLeakNothing(t *testing.T) {
 		wg.Wait()
 	}
 
-	vcpus, idle, nowEngineFrames := engine.Usage()
-	if idle != vcpus {
-		t.Errorf("%d of %d vCPUs idle after every run ended", idle, vcpus)
-	}
 	// Each kernel keeps one frame for its signal trampoline.
-	kernels := uint64(rounds * concurrent)
-	if got, want := phys.FreeFrames(), free-(nowEngineFrames-engineFrames)-kernels; got != want {
-		t.Errorf("%d guest frames free, want %d: frames leaked", got, want)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > goroutines {
-		buf := make([]byte, 1<<16)
-		t.Errorf("%d goroutines, %d before:\n%s", n, goroutines, buf[:runtime.Stack(buf, true)])
-	}
+	vm.checkNothingLeaked(t, rounds*concurrent)
 }
 
 type eofReader struct{}
@@ -120,26 +91,12 @@ func (eofReader) Read([]byte) (int, error) { return 0, os.ErrClosed }
 // byte), and checks that afterwards no socket, descriptor, guest frame,
 // vCPU or goroutine is left.
 func TestNetStressLeaksNothing(t *testing.T) {
-	if err := kvm.Available(); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
 	if testing.Short() {
 		t.Skip("skipping the 200 MiB stress run in -short mode")
 	}
+	vm := newTestVM(t, 1<<30)
 	img := buildGuestFrom(t, "../testimages/net_stress.c")
-	phys, err := mmu.NewPhysMem(1 << 30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer phys.Close()
-	engine, err := kvm.New(phys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer engine.Close()
-	goroutines := runtime.NumGoroutine()
-	free := phys.FreeFrames()
-	_, _, engineFrames := engine.Usage()
+	phys, engine := vm.phys, vm.engine
 
 	var stderr strings.Builder
 	k := kernel.New(kernel.Config{Engine: engine, Phys: phys, Syscalls: syscall.Dispatch,
@@ -169,19 +126,58 @@ func TestNetStressLeaksNothing(t *testing.T) {
 	if n := net.OpenSockets(); n != 0 {
 		t.Errorf("%d sockets still open", n)
 	}
-	vcpus, idle, nowEngineFrames := engine.Usage()
-	if idle != vcpus {
-		t.Errorf("%d of %d vCPUs idle", idle, vcpus)
+	vm.checkNothingLeaked(t, 1)
+}
+
+// testVM is a VM for leak tests: guest RAM and a KVM engine, with what was
+// in use before the test ran.
+type testVM struct {
+	phys         *mmu.PhysMem
+	engine       *kvm.Engine
+	goroutines   int
+	free         uint64
+	engineFrames uint64
+}
+
+func newTestVM(t *testing.T, ram uint64) *testVM {
+	t.Helper()
+	if err := kvm.Available(); err != nil {
+		t.Skipf("skipping: %v", err)
 	}
-	if got, want := phys.FreeFrames(), free-(nowEngineFrames-engineFrames)-1; got != want {
+	phys, err := mmu.NewPhysMem(ram)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { phys.Close() })
+	engine, err := kvm.New(phys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { engine.Close() })
+	v := &testVM{phys: phys, engine: engine, goroutines: runtime.NumGoroutine(), free: phys.FreeFrames()}
+	_, _, v.engineFrames = engine.Usage()
+	return v
+}
+
+// checkNothingLeaked checks, once every run has ended, that every vCPU is
+// idle in the engine's pool, that guest frames are back but for the
+// engine's new vCPUs and one signal-trampoline frame per kernel, and that
+// no goroutine is left.
+func (v *testVM) checkNothingLeaked(t *testing.T, kernels int) {
+	t.Helper()
+	vcpus, idle, engineFrames := v.engine.Usage()
+	if idle != vcpus {
+		t.Errorf("%d of %d vCPUs idle after every run ended", idle, vcpus)
+	}
+	if got, want := v.phys.FreeFrames(), v.free-(engineFrames-v.engineFrames)-uint64(kernels); got != want {
 		t.Errorf("%d guest frames free, want %d: frames leaked", got, want)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > goroutines && time.Now().Before(deadline) {
+	for runtime.NumGoroutine() > v.goroutines && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := runtime.NumGoroutine(); n > goroutines {
+	if n := runtime.NumGoroutine(); n > v.goroutines {
 		buf := make([]byte, 1<<16)
-		t.Errorf("%d goroutines, %d before:\n%s", n, goroutines, buf[:runtime.Stack(buf, true)])
+		t.Errorf("%d goroutines, %d before:\n%s", n, v.goroutines, buf[:runtime.Stack(buf, true)])
 	}
 }
