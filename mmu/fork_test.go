@@ -153,9 +153,10 @@ func TestUnmapInsideSharedLargePage(t *testing.T) {
 	}
 }
 
-// TestRootsAreNeverReusedAsRoots checks AllocRoot's promise, and that the
-// recycler runs once no frame is left that was never a root.
-func TestRootsAreNeverReusedAsRoots(t *testing.T) {
+// TestTablesAreNeverReusedAsTables checks AllocTable's promise (with roots,
+// the one table an empty address space has), and that the recycler runs
+// once no frame is left that was never a table.
+func TestTablesAreNeverReusedAsTables(t *testing.T) {
 	phys, err := NewPhysMem(64 * PageSize)
 	if err != nil {
 		t.Fatal(err)

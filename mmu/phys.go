@@ -33,14 +33,16 @@
 //     development host: 5-12 us for one page, about 42 us for 512 contiguous
 //     pages, 1.7 ms for 25,000; each page the guest touches afterwards costs
 //     3-4 us to map again.
-//   - A frame that has been a root is never handed out as a root again
-//     (AllocRoot), since a shadow-paging KVM keeps its copy of the old root
-//     and nothing done to the frame drops it. Former roots serve as other
-//     frames; when no frame is left that was never a root, the engine's
-//     recycler (SetRootRecycler) makes KVM forget every page table (the KVM
-//     engine deletes and re-adds the memory slot with every vCPU paused)
-//     and the marks are cleared. Page-table frames below the root may be
-//     reused freely: measured, KVM re-reads those.
+//   - A frame that has been a page table is never handed out as a page
+//     table again (AllocTable), since a shadow-paging KVM keeps its copy of
+//     the old table and nothing done to the frame drops it: reused as a
+//     root it ran another process's code, and reused as a table lower down
+//     it gave a new process's stack the old frames (seen with many
+//     processes at once). Former tables serve as data frames; when no frame
+//     is left that was never a table, the engine's recycler
+//     (SetRootRecycler) makes KVM forget every page table (the KVM engine
+//     deletes and re-adds the memory slot with every vCPU paused, 33-190
+//     µs) and the marks are cleared.
 //
 // Intermediate tables are never freed while their address space lives.
 // Engines that cache translations themselves (a software TLB) must drop
@@ -90,10 +92,10 @@ type PhysMem struct {
 	free     []uint64 // frames handed back, reused first
 	freeHuge []uint64 // large pages handed back whole
 	refs     []uint32 // references per frame, indexed by frame number
-	// wasRoot marks frames that have been a page-table root since the
-	// engine last forgot its cached page tables (see AllocRoot).
-	wasRoot   []uint64
-	liveRoots map[uint64]bool
+	// wasTable marks frames that have been a page table since the engine
+	// last forgot its cached page tables (see AllocTable).
+	wasTable   []uint64
+	liveTables map[uint64]bool
 	recycle   func() error
 	recycleMu sync.Mutex // one recycle at a time
 
@@ -130,8 +132,8 @@ func NewPhysMem(size uint64) (*PhysMem, error) {
 		mem:       mem,
 		next:      PageSize,
 		refs:      make([]uint32, frames),
-		wasRoot:   make([]uint64, (frames+63)/64),
-		liveRoots: map[uint64]bool{},
+		wasTable:   make([]uint64, (frames+63)/64),
+		liveTables: map[uint64]bool{},
 	}, nil
 }
 
@@ -202,23 +204,24 @@ func (p *PhysMem) AllocHuge() (uint64, bool) {
 }
 
 // SetRootRecycler registers the engine's way to forget every page table it
-// has cached (see AllocRoot). Without one, AllocRoot reuses any frame.
+// has cached (see AllocTable). Without one, AllocTable reuses any frame.
 func (p *PhysMem) SetRootRecycler(fn func() error) {
 	p.mu.Lock()
 	p.recycle = fn
 	p.mu.Unlock()
 }
 
-// AllocRoot hands out a zeroed frame to be the root of a new address
-// space: one that has not been a root since the engine last forgot its
-// cached page tables. A shadow-paging KVM keeps its copy of a former root
-// and would run the new address space on the old one's translations (see
-// the package documentation). When every free frame has been a root, the
-// recycler registered by SetRootRecycler runs and the marks are cleared.
-func (p *PhysMem) AllocRoot() (uint64, error) {
+// AllocTable hands out a zeroed frame to be a page table (a root or a table
+// below one): one that has not been a page table since the engine last
+// forgot its cached page tables. A shadow-paging KVM keeps its copy of a
+// former table and may use it again for the frame, with the old entries,
+// when the frame becomes a table again (see the package documentation).
+// When every free frame has been a table, the recycler registered by
+// SetRootRecycler runs and the marks are cleared.
+func (p *PhysMem) AllocTable() (uint64, error) {
 	for attempt := 0; ; attempt++ {
 		p.mu.Lock()
-		pa, ok := p.freshRoot()
+		pa, ok := p.freshTable()
 		recycle := p.recycle
 		if ok || recycle == nil || attempt > 0 {
 			if !ok {
@@ -229,23 +232,23 @@ func (p *PhysMem) AllocRoot() (uint64, error) {
 				}
 			}
 			p.refs[pa/PageSize] = 1
-			p.wasRoot[pa/PageSize/64] |= 1 << (pa / PageSize % 64)
-			p.liveRoots[pa] = true
+			p.wasTable[pa/PageSize/64] |= 1 << (pa / PageSize % 64)
+			p.liveTables[pa] = true
 			p.mu.Unlock()
 			return pa, nil
 		}
 		p.mu.Unlock()
-		if err := p.recycleRoots(recycle); err != nil {
+		if err := p.recycleTables(recycle); err != nil {
 			return 0, err
 		}
 	}
 }
 
-// freshRoot takes a frame never used as a root from the free frames.
-func (p *PhysMem) freshRoot() (uint64, bool) {
-	isRoot := func(pa uint64) bool { return p.wasRoot[pa/PageSize/64]&(1<<(pa/PageSize%64)) != 0 }
+// freshTable takes a frame never used as a table from the free frames.
+func (p *PhysMem) freshTable() (uint64, bool) {
+	wasTable := func(pa uint64) bool { return p.wasTable[pa/PageSize/64]&(1<<(pa/PageSize%64)) != 0 }
 	for i := len(p.free) - 1; i >= 0; i-- {
-		if pa := p.free[i]; !isRoot(pa) {
+		if pa := p.free[i]; !wasTable(pa) {
 			p.free[i] = p.free[len(p.free)-1]
 			p.free = p.free[:len(p.free)-1]
 			return pa, true
@@ -259,37 +262,39 @@ func (p *PhysMem) freshRoot() (uint64, bool) {
 	return 0, false
 }
 
-// recycleRoots has the engine forget its page tables, after which only
-// the roots still in use count as having been roots.
-func (p *PhysMem) recycleRoots(recycle func() error) error {
+// recycleTables has the engine forget its page tables, after which only
+// the tables still in use count as having been tables.
+func (p *PhysMem) recycleTables(recycle func() error) error {
 	p.recycleMu.Lock()
 	defer p.recycleMu.Unlock()
 	p.mu.Lock()
-	_, ok := p.freshRoot()
+	_, ok := p.freshTable()
 	if ok {
 		p.mu.Unlock()
 		return nil // another caller recycled meanwhile; put nothing back
 	}
 	p.mu.Unlock()
 	if err := recycle(); err != nil {
-		return fmt.Errorf("recycling page-table roots: %w", err)
+		return fmt.Errorf("recycling page-table frames: %w", err)
 	}
 	p.mu.Lock()
-	clear(p.wasRoot)
-	for pa := range p.liveRoots {
-		p.wasRoot[pa/PageSize/64] |= 1 << (pa / PageSize % 64)
+	clear(p.wasTable)
+	for pa := range p.liveTables {
+		p.wasTable[pa/PageSize/64] |= 1 << (pa / PageSize % 64)
 	}
 	p.mu.Unlock()
 	return nil
 }
 
-// FreeRoot drops a root from AllocRoot. The frame stays marked as a former
-// root until the next recycle.
-func (p *PhysMem) FreeRoot(pa uint64) {
+// FreeTables drops page tables from AllocTable. The frames stay marked as
+// former tables until the next recycle.
+func (p *PhysMem) FreeTables(tables ...uint64) {
 	p.mu.Lock()
-	delete(p.liveRoots, pa)
+	for _, pa := range tables {
+		delete(p.liveTables, pa)
+	}
 	p.mu.Unlock()
-	p.Free(pa)
+	p.Free(tables...)
 }
 
 // Share adds a reference to a frame (the first frame of a large page).

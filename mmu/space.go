@@ -93,7 +93,7 @@ func NewAddressSpace(phys *PhysMem) (*AddressSpace, error) {
 	if err := phys.acquire(); err != nil {
 		return nil, err
 	}
-	root, err := phys.AllocRoot()
+	root, err := phys.AllocTable()
 	if err != nil {
 		phys.release()
 		return nil, err
@@ -229,7 +229,7 @@ func (as *AddressSpace) splitHuge(va uint64) error {
 	if !huge {
 		return nil
 	}
-	t, err := as.phys.Alloc()
+	t, err := as.phys.AllocTable()
 	if err != nil {
 		return err
 	}
@@ -238,7 +238,7 @@ func (as *AddressSpace) splitHuge(va uint64) error {
 		// Small pages of a shared large page could not be counted apart:
 		// take a private copy first.
 		if err := as.breakCOW(slot, true); err != nil {
-			as.phys.Free(t)
+			as.phys.FreeTables(t)
 			return err
 		}
 		e = as.load(slot)
@@ -282,8 +282,7 @@ func (as *AddressSpace) Release() {
 		as.unmapPages(m.Start, m.End)
 	}
 	as.mappings = nil
-	as.phys.Free(as.tables...)
-	as.phys.FreeRoot(as.root)
+	as.phys.FreeTables(append(as.tables, as.root)...)
 	as.tables = nil
 	as.phys.release()
 }
@@ -360,7 +359,7 @@ func (as *AddressSpace) table(va uint64, level int) (uint64, error) {
 		slot := table + 8*((va>>(12+9*l))&511)
 		e := as.load(slot)
 		if e&ptePresent == 0 {
-			t, err := as.phys.Alloc()
+			t, err := as.phys.AllocTable()
 			if err != nil {
 				return 0, err
 			}

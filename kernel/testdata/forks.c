@@ -3,6 +3,7 @@
  * killed by a fault, a signal handler, and waitpid for all. Exits 0 when
  * every check passed. */
 #include <aurora.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static volatile int caught;
@@ -23,10 +24,18 @@ static int tree(int depth, char *heap)
 			return 1;
 	}
 	int st;
-	for (int i = 0; i < 2; i++)
-		if (waitpid_syscall(-1, &st) < 0 || st != 0)
+	for (int i = 0; i < 2; i++) {
+		int r = waitpid_syscall(-1, &st);
+		if (r < 0 || st != 0) {
+			printf("pid %d depth %d: waitpid gave %d, status %d\n", getpid_syscall(), depth, r, st);
 			bad = 1;
-	return bad || heap[depth * 100] != 'p';
+		}
+	}
+	if (heap[depth * 100] != 'p') {
+		printf("pid %d depth %d: heap reads %c after the children wrote theirs\n", getpid_syscall(), depth, heap[depth * 100]);
+		bad = 1;
+	}
+	return bad;
 }
 
 int main(void)
