@@ -96,8 +96,8 @@ type PhysMem struct {
 	// last forgot its cached page tables (see AllocTable).
 	wasTable   []uint64
 	liveTables map[uint64]bool
-	recycle   func() error
-	recycleMu sync.Mutex // one recycle at a time
+	recycle    func() error
+	recycleMu  sync.Mutex // one recycle at a time
 
 	// hostMu orders the mprotect round trips of Resync against frames
 	// reaching the free list: a frame is never handed out, and so never
@@ -128,10 +128,10 @@ func NewPhysMem(size uint64) (*PhysMem, error) {
 	unix.Madvise(mem, unix.MADV_HUGEPAGE)
 	frames := size / PageSize
 	return &PhysMem{
-		region:    region,
-		mem:       mem,
-		next:      PageSize,
-		refs:      make([]uint32, frames),
+		region:     region,
+		mem:        mem,
+		next:       PageSize,
+		refs:       make([]uint32, frames),
 		wasTable:   make([]uint64, (frames+63)/64),
 		liveTables: map[uint64]bool{},
 	}, nil
