@@ -290,3 +290,36 @@ func TestForkCopiesDirtyPagesAtOnce(t *testing.T) {
 		t.Error("the clean page was not shared copy-on-write")
 	}
 }
+
+// TestReleasedTablesAreNotTablesAgain checks that the page-table frames of
+// a released address space, freed for reuse, become no other address
+// space's tables (before a recycle), while data may use them.
+func TestReleasedTablesAreNotTablesAgain(t *testing.T) {
+	phys, err := NewPhysMem(4 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer phys.Close()
+	old, _ := NewAddressSpace(phys)
+	mustMap(t, old, 0x400000, PageSize)
+	mustMap(t, old, 0x7FFFF0000, PageSize)
+	former := map[uint64]bool{old.Root(): true}
+	for _, f := range old.tables {
+		former[f] = true
+	}
+	old.Release()
+	for i := 0; i < 20; i++ {
+		as, err := NewAddressSpace(phys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustMap(t, as, 0x400000, 4*PageSize)
+		mustMap(t, as, 0x7FFFF0000, PageSize)
+		for _, f := range append(as.tables, as.Root()) {
+			if former[f] {
+				t.Fatalf("address space %d got former table frame %#x as a table", i, f)
+			}
+		}
+		defer as.Release()
+	}
+}
