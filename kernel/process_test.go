@@ -91,9 +91,6 @@ func (eofReader) Read([]byte) (int, error) { return 0, os.ErrClosed }
 // byte), and checks that afterwards no socket, descriptor, guest frame,
 // vCPU or goroutine is left.
 func TestNetStressLeaksNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipping the 200 MiB stress run in -short mode")
-	}
 	vm := newTestVM(t, 1<<30)
 	img := buildGuestFrom(t, "../testimages/net_stress.c")
 	phys, engine := vm.phys, vm.engine

@@ -13,9 +13,6 @@ import (
 // connection (about 400 processes).
 func TestNetStress(t *testing.T) {
 	engines(t)
-	if testing.Short() {
-		t.Skip("skipping the 200 x 1 MiB socket stress test in -short mode")
-	}
 	const conns, bytes = 200, 1 << 20
 	for _, c := range []struct {
 		name, perProc, how string

@@ -253,9 +253,6 @@ func pattern(seed, n int) []byte {
 // TestAThousandHostConnections opens 1,000 concurrent host connections to
 // a guest echo server through a port forward; every one is echoed intact.
 func TestAThousandHostConnections(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipping the load test in -short mode")
-	}
 	port := freePort(t)
 	startVM(t, true, "run", "--max-procs", "64", "-p", fmt.Sprintf("%d:7000", port), example(t, "echod"), "7000", "40")
 	const conns = 1000
@@ -283,9 +280,6 @@ func TestAThousandHostConnections(t *testing.T) {
 // TestFaultsAtTheNICLoseNothing echoes 50 MB through the guest while the
 // device drops 5% of the frames and reorders 5%: TCP repairs it all.
 func TestFaultsAtTheNICLoseNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipping the 50 MB transfer in -short mode")
-	}
 	// In about half the runs this transfer deadlocks, through a TAP to
 	// Linux as through the user-mode backend. A capture shows why: the
 	// guest's netstack shrinks its receive window to zero after the peer

@@ -399,9 +399,6 @@ func TestTCPWithTSO(t *testing.T) {
 }
 
 func TestTCPThroughLossAndReordering(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow: recovers from thousands of lost segments")
-	}
 	f, err := virtionet.ParseFaults("loss=5%,reorder=5%,seed=9")
 	if err != nil {
 		t.Fatal(err)
