@@ -40,7 +40,7 @@ func signed(v uint64) int { return int(int32(v)) }
 var handlers = map[int]handler{}
 
 func init() {
-	for _, group := range []map[int]handler{processCalls, memoryCalls, fileCalls, netCalls} {
+	for _, group := range []map[int]handler{processCalls, memoryCalls, fileCalls, netCalls, fsCalls, ipcCalls, shmCalls} {
 		for n, h := range group {
 			handlers[n] = h
 		}

@@ -1,0 +1,4 @@
+package syscall
+
+// ipcCalls are pipes and message queues.
+var ipcCalls = map[int]handler{}

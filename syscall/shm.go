@@ -1,0 +1,4 @@
+package syscall
+
+// shmCalls are shared memory segments.
+var shmCalls = map[int]handler{}
