@@ -9,6 +9,7 @@ import (
 
 	"github.com/aurora-vm/aurora-vm/kernel/errno"
 	"github.com/aurora-vm/aurora-vm/kernel/signal"
+	"github.com/aurora-vm/aurora-vm/kernel/vfs"
 )
 
 // File is an open file description: what a file descriptor refers to.
@@ -130,6 +131,9 @@ func (c *console) Write(b []byte, _ <-chan struct{}) (int, error) {
 }
 
 func (c *console) Close() error { return nil }
+
+// StatMode gives fstat the console's type: a character device.
+func (c *console) StatMode() uint32 { return vfs.S_IFCHR | 0o620 }
 
 // Errors of the console; errInterrupted is what every blocking call
 // returns when a signal cuts it short.

@@ -8,8 +8,11 @@
 // (Spawn, Start, Shutdown); process.go a process's thread and its run loop;
 // fork.go and wait.go process creation, exit, zombies and reaping;
 // signals.go signal sending and delivery (kernel/signal defines the
-// signals themselves); memory.go brk and mmap; file.go the fd table and the
-// console; loader.go ELF images and the initial stack.
+// signals themselves); memory.go brk, mmap and munmap; shm.go shared
+// memory segments (kernel/shm keeps the registry); file.go the fd table and
+// the console; loader.go ELF images and the initial stack; fs.go the calls
+// on paths and files, over the file system of package kernel/vfs; ipc.go
+// pipes (kernel/pipe) and each process's message queue (kernel/msgqueue).
 package kernel
 
 import (
@@ -22,7 +25,9 @@ import (
 
 	"github.com/aurora-vm/aurora-vm/cpu"
 	"github.com/aurora-vm/aurora-vm/kernel/net"
+	"github.com/aurora-vm/aurora-vm/kernel/shm"
 	"github.com/aurora-vm/aurora-vm/kernel/signal"
+	"github.com/aurora-vm/aurora-vm/kernel/vfs"
 	"github.com/aurora-vm/aurora-vm/mmu"
 )
 
@@ -51,6 +56,12 @@ type Config struct {
 	// is called once, when a program first needs the network (or Net is
 	// called), and the kernel closes the stack at Shutdown.
 	Network func() (*net.Stack, error)
+	// Mounts are host directories mounted into the file system (see
+	// package vfs); TmpfsSize bounds the bytes of file data the in-memory
+	// file system holds (0: DefaultTmpfsSize, negative: no bound). The
+	// file system is built once, when first needed (or VFS is called).
+	Mounts    []vfs.Mount
+	TmpfsSize int64
 }
 
 // Kernel is one running Aurora machine.
@@ -71,6 +82,10 @@ type Kernel struct {
 	running sync.WaitGroup
 
 	net network
+	fs  fileSystem
+
+	// shm holds the shared memory segments (see shm.go).
+	shm *shm.Registry
 
 	mu      sync.Mutex
 	nextPID int
@@ -92,7 +107,8 @@ func New(cfg Config) *Kernel {
 	if cfg.MaxProcs <= 0 {
 		cfg.MaxProcs = DefaultMaxProcs
 	}
-	return &Kernel{cfg: cfg, start: time.Now(), stdin: &console{r: cfg.Stdin}, nextPID: 1, procs: map[int]*Process{}}
+	return &Kernel{cfg: cfg, start: time.Now(), stdin: &console{r: cfg.Stdin}, nextPID: 1, procs: map[int]*Process{},
+		shm: shm.New(cfg.Phys, MmapEnd-MmapStart)}
 }
 
 // Trace returns the trace writer, or nil when tracing is off.
@@ -191,6 +207,7 @@ func (k *Kernel) unregister(p *Process) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	delete(k.procs, p.pid)
+	p.endMsgQueue()
 	if p.parent != nil {
 		delete(p.parent.children, p)
 	}
@@ -228,6 +245,7 @@ func (k *Kernel) Shutdown(grace time.Duration) bool {
 	select {
 	case <-done:
 		k.closeNet()
+		k.closeFS()
 		return true
 	case <-time.After(grace):
 		return false

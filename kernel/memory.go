@@ -92,14 +92,30 @@ func (p *Process) findFree(length, align uint64) uint64 {
 	return addr
 }
 
-// Munmap removes the mmap-region pages in [addr, addr+length). addr must be
-// page-aligned and the range inside the mmap region; unmapped pages in the
-// range are skipped.
+// Munmap removes every mapped page in [addr, addr+length), with Linux's
+// rules: addr must be page-aligned and length non-zero (EINVAL otherwise),
+// length is rounded up to a page, and the range must lie in user space,
+// below the stack top (EINVAL beyond, as beyond Linux's TASK_SIZE). Pages
+// in the range that are not mapped are skipped, so unmapping a range with
+// nothing in it succeeds. A mapping the range cuts keeps its pieces
+// outside it, and later mmap calls can use the hole.
+//
+// Any mapping may go, not only the mmap region's: a program that unmaps
+// its heap, image or stack faults when it touches them again, as on Linux.
+// The program break stays where it is. Pages of a shared memory segment
+// are detached from this process only (see Shmdt); the segment and other
+// processes' attachments keep them.
 func (p *Process) Munmap(addr, length uint64) error {
-	if addr%mmu.PageSize != 0 || length == 0 || addr < MmapStart || addr+length > MmapEnd || addr+length < addr {
+	if addr%mmu.PageSize != 0 || length == 0 || length > mmu.UserEnd {
 		return errno.EINVAL
 	}
-	if err := p.as.Unmap(addr, mmu.PageAlignUp(length)); err != nil {
+	length = mmu.PageAlignUp(length)
+	if addr > mmu.UserEnd-length {
+		return errno.EINVAL
+	}
+	if err := p.as.Unmap(addr, length); err != nil {
+		// Only a large page cut at an edge can fail, when guest RAM has
+		// no frame left for its new page table; nothing was removed.
 		return errno.ENOMEM
 	}
 	return nil

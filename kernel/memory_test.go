@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/aurora-vm/aurora-vm/cpu"
+	"github.com/aurora-vm/aurora-vm/kernel/errno"
 	"github.com/aurora-vm/aurora-vm/mmu"
 )
 
@@ -149,5 +150,105 @@ func TestFaultExplanations(t *testing.T) {
 		if strings.HasSuffix(c.want, "0x30000000 at pc 0x400000") && strings.Contains(got, "(") {
 			t.Errorf("explain(%+v) = %q: an address with no story got one", c.f, got)
 		}
+	}
+}
+
+// TestMunmapFollowsLinux covers munmap's rules: alignment and length
+// checks, rounding, unmapped ranges, cuts inside and across mappings, and
+// holes that later mmap calls reuse.
+func TestMunmapFollowsLinux(t *testing.T) {
+	p := newTestProcess(t, 32<<20)
+	const pg = mmu.PageSize
+	a, _ := p.Mmap(0, 4*pg)
+	b, _ := p.Mmap(0, 2*pg)
+	if a != MmapStart || b != MmapStart+4*pg {
+		t.Fatalf("mmaps at %#x and %#x", a, b)
+	}
+	for _, c := range []struct {
+		name       string
+		addr, size uint64
+	}{
+		{"unaligned address", a + 1, pg},
+		{"zero length", a, 0},
+		{"wrapping range", a, ^uint64(0) - pg},
+		{"range past the stack top", mmu.UserEnd - pg, 2 * pg},
+		{"engine pages", mmu.UserEnd, pg},
+	} {
+		if err := p.Munmap(c.addr, c.size); err != errno.EINVAL {
+			t.Errorf("munmap of a %s: %v, want EINVAL", c.name, err)
+		}
+	}
+	if !mapped(p, a) {
+		t.Fatal("a refused munmap removed a page")
+	}
+	for _, free := range []uint64{0x6000_0000, HeapStart + 0x100000, 0} {
+		if err := p.Munmap(free, 3*pg); err != nil {
+			t.Errorf("munmap of the unmapped range at %#x: %v, want success", free, err)
+		}
+	}
+	// A one-byte length takes the whole second page of a.
+	if err := p.Munmap(a+pg, 1); err != nil {
+		t.Fatal(err)
+	}
+	if !mapped(p, a) || mapped(p, a+pg) || !mapped(p, a+2*pg) {
+		t.Error("munmap of one byte did not remove exactly its page")
+	}
+	if m, ok := p.as.Find(a + 2*pg); !ok || m.Start != a+2*pg || m.End != a+4*pg {
+		t.Errorf("the piece after the hole is %+v", m)
+	}
+	// Across the end of a and the start of b, over the hole's neighbours.
+	if err := p.Munmap(a+3*pg, 2*pg); err != nil {
+		t.Fatal(err)
+	}
+	if !mapped(p, a+2*pg) || mapped(p, a+3*pg) || mapped(p, b) || !mapped(p, b+pg) {
+		t.Error("munmap across two mappings removed the wrong pages")
+	}
+	// The lowest hole fits one page; the next mmap takes it.
+	if c, _ := p.Mmap(0, pg); c != a+pg {
+		t.Errorf("mmap after munmap at %#x, want the hole at %#x", c, a+pg)
+	}
+	if c, _ := p.Mmap(0, 2*pg); c != a+3*pg {
+		t.Errorf("two-page mmap at %#x, want the hole at %#x", c, a+3*pg)
+	}
+	// A cut inside a large page.
+	big, _ := p.Mmap(0, mmu.HugePageSize)
+	p.as.WriteAt([]byte("kept"), big+5*pg)
+	if err := p.Munmap(big+pg, pg); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 4)
+	if p.as.ReadAt(got, big+5*pg); string(got) != "kept" || mapped(p, big+pg) || !mapped(p, big) {
+		t.Errorf("after a cut inside a large page: %q, page mapped %v", got, mapped(p, big+pg))
+	}
+	// Everything at once, several mappings and holes.
+	if err := p.Munmap(MmapStart, MmapEnd-MmapStart); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range p.as.Mappings() {
+		if m.End > MmapStart && m.Start < MmapEnd {
+			t.Errorf("%+v left in the mmap region", m)
+		}
+	}
+}
+
+// TestMunmapOfTheHeap unmaps heap pages, which Linux allows: they fault,
+// the break stays, and brk still moves.
+func TestMunmapOfTheHeap(t *testing.T) {
+	p := newTestProcess(t, 16<<20)
+	p.Brk(HeapStart + 3*mmu.PageSize)
+	if err := p.Munmap(HeapStart+mmu.PageSize, mmu.PageSize); err != nil {
+		t.Fatal(err)
+	}
+	if mapped(p, HeapStart+mmu.PageSize) || !mapped(p, HeapStart+2*mmu.PageSize) {
+		t.Error("munmap in the heap removed the wrong pages")
+	}
+	if got := p.Brk(0); got != HeapStart+3*mmu.PageSize {
+		t.Errorf("the break moved to %#x", got)
+	}
+	if got := p.Brk(HeapStart + 5*mmu.PageSize); got != HeapStart+5*mmu.PageSize || !mapped(p, HeapStart+4*mmu.PageSize) {
+		t.Errorf("brk after munmap gave %#x", got)
+	}
+	if got := p.Brk(HeapStart); got != HeapStart || mapped(p, HeapStart) {
+		t.Errorf("brk down over the hole gave %#x", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aurora-vm/aurora-vm/cpu"
 	"github.com/aurora-vm/aurora-vm/kernel/errno"
+	"github.com/aurora-vm/aurora-vm/kernel/msgqueue"
 	"github.com/aurora-vm/aurora-vm/kernel/signal"
 	"github.com/aurora-vm/aurora-vm/mmu"
 )
@@ -53,6 +54,9 @@ type Process struct {
 	zombie   bool          // ended, waiting to be reaped
 	childEv  chan struct{} // closed when a child ends; waitpid waits on it
 	done     chan struct{} // closed when the process has ended
+	// msgq is the process's message queue, made by its first use and
+	// closed when the process ends (see ipc.go).
+	msgq *msgqueue.Queue
 
 	// Signal state, guarded by mu.
 	mu       sync.Mutex

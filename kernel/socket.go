@@ -8,6 +8,7 @@ import (
 
 	"github.com/aurora-vm/aurora-vm/kernel/errno"
 	"github.com/aurora-vm/aurora-vm/kernel/net"
+	"github.com/aurora-vm/aurora-vm/kernel/vfs"
 )
 
 // The socket calls. A socket is a File in the fd table like any other, so
@@ -29,6 +30,9 @@ func (f *socketFile) Write(b []byte, cancel <-chan struct{}) (int, error) {
 }
 
 func (f *socketFile) Close() error { return f.s.Close() }
+
+// StatMode gives fstat a socket's type.
+func (f *socketFile) StatMode() uint32 { return vfs.S_IFSOCK | 0o777 }
 
 func (f *socketFile) Readiness(mask waiter.EventMask) waiter.EventMask {
 	return f.s.Readiness(mask)

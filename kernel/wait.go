@@ -11,10 +11,14 @@ import (
 // ends, every other process is killed: the machine ends with it.
 func (p *Process) finish() {
 	p.as.Release()
+	// After the release, which detached the process's segments: the ones
+	// it created go now unless others are attached.
+	p.k.shm.Exited(p.pid)
 	p.fds.CloseAll()
 	k := p.k
 	k.mu.Lock()
 	p.zombie = true
+	p.endMsgQueue()
 	init := k.init
 	for c := range p.children {
 		delete(p.children, c)

@@ -7,7 +7,9 @@
 // together by Map and Unmap, so the KVM engine can point CR3 at Root and the
 // kernel can check and copy guest buffers through the same frames. Aligned
 // 2 MiB stretches of a mapping are large pages, split when an unmap cuts one.
-// Fork shares frames copy-on-write; frames are reference-counted.
+// Fork shares frames copy-on-write; frames are reference-counted. Shared
+// memory (SharedFrames, MapShared) is mapped for real in several address
+// spaces, and fork keeps it shared.
 //
 // # The page-table contract
 //
@@ -25,7 +27,15 @@
 //     writable on the same frame, a new table under an empty entry): KVM
 //     faults on the old translation and walks the tables again.
 //   - Removing a page frees its frame, and Free discards the frame's host
-//     page (MADV_DONTNEED), which drops its translations everywhere.
+//     page (MADV_DONTNEED), which drops its translations everywhere. When
+//     others still hold the frame (shared memory, a copy-on-write share),
+//     nothing is discarded, so Unmap drops the translations explicitly:
+//     otherwise the guest could go on reaching the frame through the
+//     removed entry, or through an entry later pointed at a new frame.
+//     Copy-on-write frames get Resync (nobody writes them while shared);
+//     shared memory, which other vCPUs and the kernel may write at any
+//     moment and so must never be read-only on the host, gets Forget (the
+//     recycler: every vCPU paused, the memory slot cycled).
 //   - Taking write access away from a live page (fork's copy-on-write), or
 //     pointing a live entry at another frame (breaking copy-on-write), is
 //     followed by Resync on the affected frames: an mprotect round trip on
@@ -277,13 +287,19 @@ func (p *PhysMem) recycleTables(recycle func() error) error {
 	if err := recycle(); err != nil {
 		return fmt.Errorf("recycling page-table frames: %w", err)
 	}
+	p.clearTableMarks()
+	return nil
+}
+
+// clearTableMarks forgets which frames were tables, after the engine has
+// forgotten its page tables: only the tables still in use stay marked.
+func (p *PhysMem) clearTableMarks() {
 	p.mu.Lock()
 	clear(p.wasTable)
 	for pa := range p.liveTables {
 		p.wasTable[pa/PageSize/64] |= 1 << (pa / PageSize % 64)
 	}
 	p.mu.Unlock()
-	return nil
 }
 
 // FreeTables drops page tables from AllocTable. The frames stay marked as
@@ -400,6 +416,32 @@ func (p *PhysMem) Resync(ranges [][2]uint64) {
 			panic("mmu: mprotect on guest RAM failed")
 		}
 	}
+}
+
+// Forget makes every engine drop all its cached translations and page
+// tables, through the recycler registered by SetRootRecycler (the KVM
+// engine pauses every vCPU and cycles the memory slot), and clears the
+// marks of former tables as a recycle does. Unlike Resync it never makes
+// guest RAM read-only, so it suits frames that others may write at any
+// moment: shared memory, whose other users' vCPUs, and the kernel on
+// their behalf, would fault on a read-only host page. Without a recycler
+// no engine caches translations, and Forget does nothing.
+func (p *PhysMem) Forget() {
+	p.mu.Lock()
+	recycle := p.recycle
+	p.mu.Unlock()
+	if recycle == nil {
+		return
+	}
+	p.recycleMu.Lock()
+	defer p.recycleMu.Unlock()
+	if err := recycle(); err != nil {
+		// Only a broken host gets here (KVM refused to re-add the VM's
+		// memory); a guest keeping a stale translation could go on using
+		// a page it gave up, so stop.
+		panic(fmt.Sprintf("mmu: dropping cached translations: %v", err))
+	}
+	p.clearTableMarks()
 }
 
 // forRuns calls fn for each run of consecutive addresses step apart in the

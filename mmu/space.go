@@ -44,6 +44,11 @@ type Mapping struct {
 	Start, End uint64 // page-aligned, End exclusive
 	Perm       Perm
 	Name       string // what it holds, for messages: "text", "heap", "stack"...
+	// Shared, when set, says the pages are Shared's frames from byte
+	// Offset on, mapped for real rather than copy-on-write (see
+	// MapShared). Start-Offset is where the whole of Shared was mapped.
+	Shared *SharedFrames
+	Offset uint64
 }
 
 // Fault describes a guest access the mappings do not allow.
@@ -120,6 +125,25 @@ func (as *AddressSpace) Mappings() []Mapping {
 func (as *AddressSpace) Map(start, length uint64, perm Perm, name string) error {
 	as.mu.Lock()
 	defer as.mu.Unlock()
+	if err := as.checkFree(start, length, name); err != nil {
+		return err
+	}
+	end := start + length
+	for va := start; va < end; {
+		n, err := as.mapAt(va, end, perm)
+		if err != nil {
+			as.unmapPages(start, va, syncNone) // never visible to the guest
+			return err
+		}
+		va += n
+	}
+	as.insert(Mapping{Start: start, End: end, Perm: perm, Name: name})
+	return nil
+}
+
+// checkFree checks that [start, start+length) can be mapped: page-aligned,
+// inside user space and free.
+func (as *AddressSpace) checkFree(start, length uint64, name string) error {
 	end := start + length
 	if start%PageSize != 0 || length == 0 || length%PageSize != 0 || end < start {
 		return fmt.Errorf("mapping %s [0x%x, +0x%x): not page-aligned", name, start, length)
@@ -131,19 +155,15 @@ func (as *AddressSpace) Map(start, length uint64, perm Perm, name string) error 
 		return fmt.Errorf("mapping %s [0x%x, 0x%x): overlaps %s [0x%x, 0x%x)",
 			name, start, end, m.Name, m.Start, m.End)
 	}
-	for va := start; va < end; {
-		n, err := as.mapAt(va, end, perm)
-		if err != nil {
-			as.unmapPages(start, va)
-			return err
-		}
-		va += n
-	}
-	i := sort.Search(len(as.mappings), func(i int) bool { return as.mappings[i].Start >= start })
+	return nil
+}
+
+// insert adds m to the sorted mappings.
+func (as *AddressSpace) insert(m Mapping) {
+	i := sort.Search(len(as.mappings), func(i int) bool { return as.mappings[i].Start >= m.Start })
 	as.mappings = append(as.mappings, Mapping{})
 	copy(as.mappings[i+1:], as.mappings[i:])
-	as.mappings[i] = Mapping{Start: start, End: end, Perm: perm, Name: name}
-	return nil
+	as.mappings[i] = m
 }
 
 // mapAt backs va with a large page if [va, end) starts with an aligned
@@ -184,8 +204,12 @@ func (as *AddressSpace) MapEngine(va, pa uint64, perm Perm, user bool) error {
 	return as.setPTE(va, pa|leafBits(perm, user))
 }
 
-// Unmap removes every mapped page in [start, start+length) and frees its
-// frame. Pages that were not mapped are skipped.
+// Unmap removes every mapped page in [start, start+length) and drops its
+// frame. Pages that were not mapped are skipped; a mapping the range cuts
+// in the middle becomes two. Shared pages (MapShared) only lose this
+// address space's reference: other mappings of them keep them, and the
+// guest's translations of them here are dropped (see unmapPages), so the
+// next access through this address space faults.
 func (as *AddressSpace) Unmap(start, length uint64) error {
 	as.mu.Lock()
 	defer as.mu.Unlock()
@@ -202,21 +226,48 @@ func (as *AddressSpace) Unmap(start, length uint64) error {
 		}
 	}
 	var kept []Mapping
+	// Shared frames count the mappings that use them (see SharedFrames):
+	// one cut in two counts one more, one removed one less.
+	shared := map[*SharedFrames]int{}
 	for _, m := range as.mappings {
 		if m.End <= start || m.Start >= end {
 			kept = append(kept, m)
 			continue
 		}
-		as.unmapPages(max(m.Start, start), min(m.End, end))
+		as.unmapPages(max(m.Start, start), min(m.End, end), syncFor(m))
+		pieces := 0
 		if m.Start < start {
-			kept = append(kept, Mapping{Start: m.Start, End: start, Perm: m.Perm, Name: m.Name})
+			left := m
+			left.End = start
+			kept = append(kept, left)
+			pieces++
 		}
 		if m.End > end {
-			kept = append(kept, Mapping{Start: end, End: m.End, Perm: m.Perm, Name: m.Name})
+			right := m
+			right.Start = end
+			right.Offset += end - m.Start
+			kept = append(kept, right)
+			pieces++
+		}
+		if m.Shared != nil {
+			shared[m.Shared] += pieces - 1
 		}
 	}
 	as.mappings = kept
+	for s, delta := range shared {
+		if delta != 0 {
+			s.adjust(delta)
+		}
+	}
 	return nil
+}
+
+// syncFor is how removing pages of m is made visible to the guest.
+func syncFor(m Mapping) unmapSync {
+	if m.Shared != nil {
+		return syncForget
+	}
+	return syncResync
 }
 
 // splitHuge turns a large page that va lies inside (not at its start) into
@@ -278,8 +329,13 @@ func (as *AddressSpace) Find(va uint64) (Mapping, bool) {
 func (as *AddressSpace) Release() {
 	as.mu.Lock()
 	defer as.mu.Unlock()
+	// The root is never a root again before a recycle, so translations
+	// the engine may keep under it are harmless: no Resync.
 	for _, m := range as.mappings {
-		as.unmapPages(m.Start, m.End)
+		as.unmapPages(m.Start, m.End, syncNone)
+		if m.Shared != nil {
+			m.Shared.adjust(-1)
+		}
 	}
 	as.mappings = nil
 	as.phys.FreeTables(append(as.tables, as.root)...)
@@ -303,25 +359,71 @@ func (as *AddressSpace) overlap(start, end uint64) *Mapping {
 	return nil
 }
 
-// unmapPages clears the leaf entries of [start, end) and frees their frames.
-// Large pages in the range lie wholly inside it (see Unmap).
-func (as *AddressSpace) unmapPages(start, end uint64) {
-	var frames []uint64
+// unmapSync says how unmapPages makes the guest forget the pages it
+// removes when their frames live on elsewhere.
+type unmapSync int
+
+const (
+	// syncNone: the guest never saw the pages, or the address space is
+	// going away with its root (which is never a root again).
+	syncNone unmapSync = iota
+	// syncResync: Resync the frames others hold. Right for private
+	// mappings, whose shared frames are copy-on-write: nobody writes them
+	// while they are shared, so Resync's read-only moment hurts no one.
+	syncResync
+	// syncForget: make the engine forget every translation (see
+	// PhysMem.Forget). Shared memory may be written at any moment, by
+	// another process's vCPU or by the kernel on its behalf, and would
+	// fault in Resync's read-only moment.
+	syncForget
+)
+
+// unmapPages clears the leaf entries of [start, end) and drops their
+// frames. Large pages in the range lie wholly inside it (see Unmap).
+//
+// A frame whose last reference goes is discarded, which drops the guest's
+// translations of it. One that others still hold (shared memory, or a
+// copy-on-write share) keeps its host page, so the guest's translations
+// of it are dropped as sync says, while this address space still holds
+// its reference: a frame must not reach the free list while Resync has
+// its host page read-only.
+func (as *AddressSpace) unmapPages(start, end uint64, sync unmapSync) {
+	var frames, huge []uint64
+	var held [][2]uint64
 	for va := start; va < end; {
-		slot, huge := as.leaf(va)
-		if huge {
-			as.phys.FreeHuge(as.load(slot) & hugeMask)
+		slot, isHuge := as.leaf(va)
+		if isHuge {
+			pa := as.load(slot) & hugeMask
+			huge = append(huge, pa)
+			if sync != syncNone && as.phys.Refs(pa) > 1 {
+				held = append(held, [2]uint64{pa, pa + HugePageSize})
+			}
 			as.store(slot, 0)
 			va = HugePageAlignUp(va + 1)
 			continue
 		}
 		if slot != 0 {
 			if e := as.load(slot); e&ptePresent != 0 {
-				frames = append(frames, e&pteAddrMask)
+				pa := e & pteAddrMask
+				frames = append(frames, pa)
+				if sync != syncNone && as.phys.Refs(pa) > 1 {
+					held = append(held, [2]uint64{pa, pa + PageSize})
+				}
 			}
 			as.store(slot, 0)
 		}
 		va += PageSize
+	}
+	if len(held) > 0 {
+		switch sync {
+		case syncResync:
+			as.phys.Resync(held)
+		case syncForget:
+			as.phys.Forget()
+		}
+	}
+	for _, pa := range huge {
+		as.phys.FreeHuge(pa)
 	}
 	as.phys.Free(frames...)
 }
@@ -401,7 +503,9 @@ func (as *AddressSpace) store(pa, v uint64) {
 // Fork returns a copy of the address space that shares every frame with
 // it copy-on-write: writable pages become read-only in both, marked so that
 // the first write fault (HandleFault) or kernel write gives the writer a
-// private copy. Engine pages are not copied; the caller's engine maps its
+// private copy. Shared mappings (MapShared) are the exception: the child
+// maps the same frames with the same access, so stores stay visible both
+// ways. Engine pages are not copied; the caller's engine maps its
 // own into the child. Pages the parent may have cached as writable are
 // resynchronised before Fork returns (see the package documentation).
 func (as *AddressSpace) Fork() (*AddressSpace, error) {
@@ -434,6 +538,7 @@ const forkCopyBudget = 64
 
 // Copy returns a copy of the address space with every page copied at
 // once, the alternative to Fork's sharing (the benchmarks compare them).
+// Shared mappings stay shared, as with Fork.
 func (as *AddressSpace) Copy() (*AddressSpace, error) {
 	return as.clone(func(child *AddressSpace, va, slot, e uint64, huge bool) error {
 		return child.copyPage(va, e, huge)
@@ -496,6 +601,14 @@ func (as *AddressSpace) clone(install func(child *AddressSpace, va, slot, e uint
 		return nil, err
 	}
 	child.mappings = append([]Mapping(nil), as.mappings...)
+	for _, m := range child.mappings {
+		if m.Shared != nil {
+			// Counted before any page is installed, so that Release
+			// below drops exactly what was added. The parent's mapping
+			// keeps the frames alive, so this cannot fail.
+			m.Shared.attach()
+		}
+	}
 	for _, m := range as.mappings {
 		for va := m.Start; va < m.End; {
 			slot, huge := as.leaf(va)
@@ -505,7 +618,15 @@ func (as *AddressSpace) clone(install func(child *AddressSpace, va, slot, e uint
 			}
 			_, size := leafFrame(0, huge)
 			if e := as.load(slot); e&ptePresent != 0 {
-				if err := install(child, va, slot, e, huge); err != nil {
+				var err error
+				if m.Shared != nil {
+					// Shared memory stays shared: the same frame, with
+					// the same access, and nothing to resync.
+					err = child.share(va, e, huge)
+				} else {
+					err = install(child, va, slot, e, huge)
+				}
+				if err != nil {
 					child.Release()
 					return nil, err
 				}

@@ -114,7 +114,7 @@ func runCommand() *cli.Command {
 		Name:      "run",
 		Usage:     "run a program",
 		ArgsUsage: "PROGRAM.elf [ARGS...]",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "accel", Value: "auto", Usage: "execution engine: auto, kvm or interp"},
 			&cli.StringFlag{Name: "memory", Value: "256M", Usage: "guest RAM size (K, M or G suffix)"},
 			&cli.DurationFlag{Name: "timeout", Usage: "kill the program after this long (e.g. 10s); exit status 124"},
@@ -125,7 +125,7 @@ func runCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "map", Usage: "redirect the guest's connections to GUESTIP:PORT to HOST:PORT on the host (--net user)"},
 			&cli.StringFlag{Name: "pcap", Usage: "write every frame through the NIC to this file (pcap, for tshark or Wireshark)"},
 			&cli.StringFlag{Name: "net-faults", Usage: "inject faults at the NIC, e.g. loss=5%,dup=1%,reorder=5%"},
-		},
+		}, volumeFlags()...),
 		Action:       run,
 		OnUsageError: usageError,
 	}
@@ -142,6 +142,10 @@ func run(c *cli.Context) error {
 	}
 	if c.Duration("timeout") < 0 {
 		return cannotRun("--timeout: %v is negative", c.Duration("timeout"))
+	}
+	mounts, tmpfsSize, err := fsConfig(c, memSize)
+	if err != nil {
+		return cannotRun("%v", err)
 	}
 	img, err := kernel.LoadProgram(path)
 	if err != nil {
@@ -173,7 +177,8 @@ func run(c *cli.Context) error {
 		return cannotRun("%v", err)
 	}
 	defer vn.close()
-	cfg := kernel.Config{Engine: engine, Phys: phys, Syscalls: syscall.Dispatch, MaxProcs: c.Int("max-procs")}
+	cfg := kernel.Config{Engine: engine, Phys: phys, Syscalls: syscall.Dispatch, MaxProcs: c.Int("max-procs"),
+		Mounts: mounts, TmpfsSize: tmpfsSize}
 	if vn != nil {
 		cfg.Network = func() (*net.Stack, error) { return vn.stack(phys) }
 	}
@@ -181,6 +186,9 @@ func run(c *cli.Context) error {
 		cfg.Trace = os.Stderr
 	}
 	k := kernel.New(cfg)
+	if _, err := k.VFS(); err != nil {
+		return cannotRun("-v: %v", err)
+	}
 	noMemory := func() error {
 		return cannotRun("%s: the program needs more guest memory than --memory %s gives", path, c.String("memory"))
 	}

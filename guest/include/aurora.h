@@ -62,18 +62,114 @@ struct pollfd {
 #define POLLHUP  0x010
 #define POLLNVAL 0x020
 
+/*
+ * Files (aurora-vm). One file system is shared by every process of a run:
+ *
+ * - "/" is an in-memory file system (tmpfs) with /tmp and /dev. Its file
+ *   data is bounded (aurora-vm run --tmpfs-size, default half of
+ *   --memory), counted in 4 KiB pages actually stored: a hole left by
+ *   seeking past the end and writing costs nothing and reads as zeros.
+ *   A write past the bound writes what fits, then fails with ENOSPC.
+ * - /dev/null, /dev/zero, /dev/urandom (the host's cryptographic random
+ *   numbers) and /dev/tty (the console: reads take the run's standard
+ *   input, writes go to its standard output).
+ * - aurora-vm run -v HOSTDIR:/GUEST/PATH[:ro] mounts a host directory at
+ *   /GUEST/PATH (made in the tmpfs if missing). Its files live on the host.
+ *   Nothing inside it reaches outside it: ".." at its root stays there, and
+ *   a symbolic link leading out of it fails with EACCES. Only regular files
+ *   and directories open (EACCES for host FIFOs and devices). With :ro,
+ *   opening for writing, O_CREAT, O_TRUNC, mkdir and unlink fail with
+ *   EROFS (what does not exist, or is a directory, fails as elsewhere:
+ *   ENOENT, EEXIST, EISDIR).
+ *
+ * Paths: a relative path resolves from "/", since Aurora has no working
+ * directory. "." and repeated slashes are skipped and ".." goes up (staying
+ * at "/"). A path of 4096 bytes or more (Linux's PATH_MAX, the NUL
+ * included), or with a component over 255 bytes, is ENAMETOOLONG; a component that is not a
+ * directory is ENOTDIR; a missing one ENOENT; a bad pointer EFAULT.
+ *
+ * open_syscall(path, flags): the lowest free fd (EMFILE when all MAX_FDS
+ * are in use). Flags are Linux's: one of O_RDONLY, O_WRONLY, O_RDWR (both
+ * bits: EINVAL), plus O_CREAT (a missing regular file is made), O_EXCL
+ * (with O_CREAT: EEXIST when the path exists), O_TRUNC, O_APPEND (every
+ * write goes to the end). A directory opens read-only, for getdents;
+ * opening one for writing is EISDIR. One open file description holds one
+ * offset, which descriptors made from it by fork and dup2 share. Reading
+ * or writing against the access mode is EBADF.
+ *
+ * lseek_syscall(fd, off, whence): SEEK_SET, SEEK_CUR, SEEK_END; EINVAL for
+ * a negative result; ESPIPE on the console (/dev/tty too), sockets and
+ * pipes. /dev/null, /dev/zero and /dev/urandom accept any seek and stay at
+ * 0. On a directory the offset counts entries
+ * (the d_off of a record), and lseek(fd, 0, SEEK_SET) rewinds it.
+ *
+ * stat_syscall(path, st) and fstat_syscall(fd, st) fill struct stat
+ * (below): fstat works on every fd (the console is S_IFCHR, a socket
+ * S_IFSOCK, a pipe S_IFIFO, with size 0). st_ino is unique in the run.
+ *
+ * getdents_syscall(fd, buf, n): fills buf with struct aurora_dirent records
+ * for the directory open on fd, "." and ".." first, then by name; returns
+ * the bytes filled, 0 at the end, -1 EINVAL if n is too small for one
+ * record. Records are d_reclen bytes long (a multiple of 8); d_off is the
+ * offset of the next one. The listing is read afresh whenever reading
+ * starts at offset 0.
+ *
+ * mkdir_syscall(path): EEXIST when the path exists. unlink_syscall(path):
+ * removes a name; a file open elsewhere stays readable and writable until
+ * its last descriptor closes. A directory cannot be unlinked (EISDIR), and
+ * there is no rmdir.
+ */
+
 /* open flags (Linux values). */
-#define O_RDONLY 0
-#define O_WRONLY 1
-#define O_RDWR   2
-#define O_CREAT  0x40
-#define O_TRUNC  0x200
-#define O_APPEND 0x400
+#define O_RDONLY  0
+#define O_WRONLY  1
+#define O_RDWR    2
+#define O_ACCMODE 3
+#define O_CREAT   0x40
+#define O_EXCL    0x80
+#define O_TRUNC   0x200
+#define O_APPEND  0x400
 
 /* lseek whence. */
 #define SEEK_SET 0
 #define SEEK_CUR 1
 #define SEEK_END 2
+
+/* The file calls' error codes that <errno.h> may not name (Linux values;
+ * spelt as <errno.h> would spell them, so including both is harmless). */
+#ifndef E2BIG
+#define E2BIG 7
+#endif
+#ifndef EFBIG
+#define EFBIG 27
+#endif
+#ifndef EROFS
+#define EROFS 30
+#endif
+#ifndef ENAMETOOLONG
+#define ENAMETOOLONG 36
+#endif
+#ifndef ELOOP
+#define ELOOP 40
+#endif
+
+/* A directory entry as getdents_syscall returns it: Linux's
+ * linux_dirent64 layout. */
+struct aurora_dirent {
+	uint64_t d_ino;
+	int64_t d_off;       /* offset of the next record, for lseek */
+	uint16_t d_reclen;   /* bytes in this record, a multiple of 8 */
+	uint8_t d_type;      /* DT_* below */
+	char d_name[];       /* NUL-terminated */
+};
+#define DT_UNKNOWN 0
+#define DT_FIFO    1
+#define DT_CHR     2
+#define DT_DIR     4
+#define DT_BLK     6
+#define DT_REG     8
+#define DT_LNK     10
+#define DT_SOCK    12
 
 /*
  * Signals, with Linux's numbers. Default actions are Linux's without job
@@ -180,6 +276,7 @@ struct pollfd {
 /* File type bits of st_mode (POSIX values). */
 #define S_IFMT   0170000
 #define S_IFSOCK 0140000
+#define S_IFLNK  0120000
 #define S_IFREG  0100000
 #define S_IFDIR  0040000
 #define S_IFCHR  0020000
@@ -189,13 +286,79 @@ struct pollfd {
 #define S_ISCHR(m)  (((m) & S_IFMT) == S_IFCHR)
 #define S_ISFIFO(m) (((m) & S_IFMT) == S_IFIFO)
 #define S_ISSOCK(m) (((m) & S_IFMT) == S_IFSOCK)
+#define S_ISLNK(m)  (((m) & S_IFMT) == S_IFLNK)
 
+/* What stat_syscall and fstat_syscall fill: st_mode holds the type bits
+ * and the permissions, st_nlink the links (0 for a file unlinked while
+ * open), st_size the bytes in a regular file (0 for directories and
+ * devices). */
 struct stat {
 	uint64_t st_ino;
 	uint32_t st_mode;
 	uint32_t st_nlink;
 	int64_t st_size;
 };
+
+/*
+ * Memory calls as implemented.
+ *
+ * brk_syscall(addr): moves the program break within [HEAP_START,
+ * MMAP_START) and returns the break in force afterwards; 0, an address
+ * outside that range, or one memory cannot back only returns the current
+ * break. The heap is mapped up to the page holding the break.
+ *
+ * mmap_syscall(addr, len, prot, flags): maps len bytes, rounded up to a
+ * page, of zeroed memory (readable, writable and executable: prot and flags
+ * are ignored, as in Aurora) in [MMAP_START, MMAP_END). addr 0 takes the
+ * lowest free range that fits (2 MiB-aligned for requests of 2 MiB and up,
+ * when one is free), so holes left by munmap are reused; a non-zero addr
+ * must be page-aligned and free, else -1. -1 also for len 0 and when
+ * nothing fits. The result is (void *)-1 on error.
+ *
+ * munmap_syscall(addr, len), with Linux's rules: addr must be page-aligned
+ * and len non-zero (-1, EINVAL), len is rounded up to a page, and the range
+ * must lie below STACK_TOP (-1, EINVAL beyond). Every mapped page in the
+ * range goes, whatever mapped it (mmap, the heap, the stack, the image, a
+ * shared memory attachment); pages not mapped are skipped, so a range with
+ * nothing in it returns 0. A range that cuts a mapping leaves its pieces on
+ * both sides, and one call can span several mappings. Touching an
+ * unmapped page raises SIGSEGV. Unmapping heap pages does not move the
+ * break.
+ *
+ * Shared memory (Aurora: "shmget(size) returns an id; segments are
+ * page-rounded"; the rest follows Linux's IPC_PRIVATE segments):
+ *
+ * shmget_syscall(size): creates a new segment of size bytes, rounded up to
+ * a page, zero-filled, and returns its id, a small positive int. Every call
+ * creates a new segment (there are no keys); ids are not reused while the
+ * machine runs. -1 with EINVAL for size 0 or larger than the mmap region,
+ * ENOSPC when SHM_MAX_SEGMENTS segments exist, ENOMEM when guest memory is
+ * short.
+ *
+ * shmat_syscall(id): attaches the segment, readable and writable, at the
+ * lowest free range of the mmap region that fits it (as mmap with addr 0)
+ * and returns the address; (void *)-1 with EINVAL for an id that names no
+ * segment, ENOMEM when the region is full. Any process may attach any id,
+ * as often as it likes: each attachment is another view of the same memory.
+ * A store through any attachment, in any process, is seen by every other
+ * at once (no syscall needed in between).
+ *
+ * shmdt_syscall(addr): detaches the attachment that shmat returned addr
+ * for; 0, or -1 with EINVAL when no attachment starts at addr. Touching
+ * the range afterwards raises SIGSEGV; other attachments are unaffected.
+ *
+ * fork: the child inherits every attachment, still shared (not
+ * copy-on-write), at the same addresses. Exit and execve detach all of a
+ * process's attachments. munmap over part of an attachment detaches just
+ * those pages; shmdt at the attachment's address then detaches the rest.
+ *
+ * Lifetime: a segment lives while the process that created it lives or
+ * while anything is attached to it, whichever lasts longer; its data
+ * survives the creator detaching, or exiting, while another process is
+ * attached. When both are over, its memory is freed and its id stops
+ * working (shmat returns -1).
+ */
+#define SHM_MAX_SEGMENTS 256
 
 /* Memory layout. */
 #define PAGE_SIZE  4096
@@ -208,6 +371,57 @@ struct stat {
 #define MAX_FDS     32
 #define MSG_MAX     256
 #define MSG_QUEUE   32
+
+/*
+ * Pipes.
+ *
+ * pipe_syscall(fds): makes a pipe and stores its read end in fds[0] and
+ * its write end in fds[1], the two lowest free descriptors. 0, or -1 with
+ * EFAULT (fds is not writable) or EMFILE (fewer than two descriptors
+ * free); a failed call installs nothing. The ends are shared by fork and
+ * dup2 like any descriptor; fstat reports S_IFIFO.
+ *
+ * A pipe holds PIPE_CAPACITY (64 KiB) bytes. read_syscall returns what is
+ * there, up to n bytes, and blocks while the pipe is empty; it returns 0
+ * (end of file) once the pipe is empty and every descriptor of the write
+ * end, in every process, is closed. write_syscall blocks while the pipe
+ * is full and returns only when all n bytes are in (write_syscall moves
+ * at most 1 MiB per call). A write of at most PIPE_BUF (4096) bytes is
+ * atomic: its bytes are never interleaved with another writer's; longer
+ * writes may be. A write when no read end is left raises SIGPIPE, which
+ * kills the writer (status 141) unless handled or ignored; then write
+ * returns -1 with EPIPE. A signal that is handled cuts a blocked read or
+ * write short: -1 with EINTR if nothing was transferred, otherwise the
+ * count so far. Reading the write end or writing the read end: -1 EBADF.
+ * Writing 0 bytes returns 0. poll_syscall: POLLIN on the read end when
+ * there are bytes or no writer (with POLLHUP), POLLOUT on the write end
+ * while PIPE_BUF bytes fit, POLLERR there when no reader is left.
+ *
+ * Message queues.
+ *
+ * Every process has a queue of MSG_QUEUE (32) messages of at most MSG_MAX
+ * (256) bytes, made when first used and freed when the process ends.
+ *
+ * msgsnd_syscall(pid, data, len): appends a copy of the len bytes at data
+ * to process pid's queue; 0 on success. It blocks while that queue is
+ * full. -1 with EINVAL when len > MSG_MAX, EFAULT for a bad pointer, ESRCH
+ * when pid names no running process (a zombie has no queue) or when the
+ * process ends while the sender waits, EINTR when a handled signal cuts
+ * the wait short. len 0 sends an empty message, as on Linux. A process may
+ * send to itself.
+ *
+ * msgrcv_syscall(buf, max): takes the oldest message off the caller's own
+ * queue, copies it to buf and returns its length; messages are never cut
+ * or merged. It blocks while the queue is empty (-1 EINTR when a handled
+ * signal comes first). A message longer than max is not taken: -1 with
+ * E2BIG, and it stays first in the queue (Linux's msgrcv without
+ * MSG_NOERROR); nor is one whose copy to buf faults (-1 EFAULT).
+ */
+#define PIPE_BUF      4096
+#define PIPE_CAPACITY 65536
+#ifndef E2BIG
+#define E2BIG 7 /* msgrcv: message longer than the buffer (Linux's value) */
+#endif
 
 /* Errors returned by syscalls. */
 #define AURORA_ERR      (-1)

@@ -52,10 +52,8 @@ FILE *fopen(const char *restrict path, const char *restrict mode)
 	if (mode_flags(mode, &oflags, &sflags))
 		return 0;
 	int fd = open_syscall(path, oflags);
-	if (fd < 0) {
-		errno = ENOENT;
-		return 0;
-	}
+	if (fd < 0)
+		return 0; /* errno says why: the kernel set it */
 	FILE *f = new_stream(fd, sflags);
 	if (!f)
 		close_syscall(fd);
@@ -95,10 +93,8 @@ int fseek(FILE *f, long off, int whence)
 		off -= (long)(f->rlen - f->rpos) + (f->unget != EOF);
 	f->rpos = f->rlen = 0;
 	f->unget = EOF;
-	if (lseek_syscall(f->fd, off, whence) < 0) {
-		errno = EINVAL;
-		return -1;
-	}
+	if (lseek_syscall(f->fd, off, whence) < 0)
+		return -1; /* errno set by the kernel: EINVAL, ESPIPE... */
 	f->flags &= ~F_EOF;
 	return 0;
 }
@@ -106,10 +102,8 @@ int fseek(FILE *f, long off, int whence)
 long ftell(FILE *f)
 {
 	long pos = lseek_syscall(f->fd, 0, SEEK_CUR);
-	if (pos < 0) {
-		errno = ESPIPE;
-		return -1;
-	}
+	if (pos < 0)
+		return -1; /* errno set by the kernel */
 	return pos + (long)f->wlen - (long)(f->rlen - f->rpos) - (f->unget != EOF);
 }
 

@@ -1,4 +1,5 @@
 /* Messages for the errno values the C library sets (glibc's wording). */
+#include <aurora.h> /* the file errors <errno.h> may lack: EROFS... */
 #include <errno.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@ static const struct {
 	{ESRCH, "No such process"},
 	{EINTR, "Interrupted system call"},
 	{EIO, "Input/output error"},
+	{E2BIG, "Argument list too long"},
 	{EBADF, "Bad file descriptor"},
 	{ECHILD, "No child processes"},
 	{EAGAIN, "Resource temporarily unavailable"},
@@ -24,13 +26,17 @@ static const struct {
 	{EISDIR, "Is a directory"},
 	{EINVAL, "Invalid argument"},
 	{EMFILE, "Too many open files"},
+	{EFBIG, "File too large"},
 	{ENOSPC, "No space left on device"},
 	{ESPIPE, "Illegal seek"},
+	{EROFS, "Read-only file system"},
 	{EPIPE, "Broken pipe"},
 	{EDOM, "Numerical argument out of domain"},
 	{ERANGE, "Numerical result out of range"},
+	{ENAMETOOLONG, "File name too long"},
 	{ENOSYS, "Function not implemented"},
 	{ENOTEMPTY, "Directory not empty"},
+	{ELOOP, "Too many levels of symbolic links"},
 	{EOVERFLOW, "Value too large for defined data type"},
 	{EILSEQ, "Invalid or incomplete multibyte or wide character"},
 	{ENOTSOCK, "Socket operation on non-socket"},

@@ -168,6 +168,8 @@ func main() {
 		rows = append(rows, bulk.row("TCP bulk, "+c.name+" recv buffer: KVM vs native", mibPerSecond, "-"))
 	}
 
+	rows = append(rows, pipeRows(tmp)...) // pipes between two processes (pipe.go)
+
 	// 8. Through the VM's NIC: a host client and the guest echo server
 	// (examples/echod) behind a port forward (--net user), next to the same
 	// client and a Go echo server on the host's loopback.
