@@ -116,7 +116,7 @@ func (p *Process) path(addr uint64) (string, error) {
 	// Either the string runs into unmapped memory, or it is too long: it
 	// is the latter when its first PathMax bytes are all readable.
 	if p.as.ReadAt(make([]byte, vfs.PathMax), addr) == nil {
-		return "", vfs.ENAMETOOLONG
+		return "", errno.ENAMETOOLONG
 	}
 	return "", errno.EFAULT
 }

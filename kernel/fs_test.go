@@ -50,7 +50,7 @@ func TestFilePathsFromGuestMemory(t *testing.T) {
 		t.Errorf("unterminated path at the end of memory: %v", err)
 	}
 	long := "/tmp/" + strings.Repeat("d", vfs.PathMax)
-	if err := p.Mkdir(str(t, p, heap, long)); !errors.Is(err, vfs.ENAMETOOLONG) {
+	if err := p.Mkdir(str(t, p, heap, long)); !errors.Is(err, errno.ENAMETOOLONG) {
 		t.Errorf("long path: %v", err)
 	}
 	if err := p.Mkdir(str(t, p, heap, "/tmp/ok")); err != nil {
@@ -163,7 +163,7 @@ func TestKernelMountsAndReadFile(t *testing.T) {
 	if err != nil || string(data) != "\x7fELF..." {
 		t.Errorf("ReadFile: %q %v", data, err)
 	}
-	if _, err := k.ReadFile("/bin/prog.elf", 4); !errors.Is(err, vfs.EFBIG) {
+	if _, err := k.ReadFile("/bin/prog.elf", 4); !errors.Is(err, errno.EFBIG) {
 		t.Errorf("ReadFile over the limit: %v", err)
 	}
 	if _, err := k.ReadFile("/bin", 100); !errors.Is(err, errno.EISDIR) {

@@ -137,7 +137,7 @@ func TestMsgrcvLeavesWhatItCannotDeliver(t *testing.T) {
 	if err := p.Msgsnd(p.pid, heap, 10); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Msgrcv(heap+512, 4); !errors.Is(err, msgqueue.E2BIG) {
+	if _, err := p.Msgrcv(heap+512, 4); !errors.Is(err, errno.E2BIG) {
 		t.Fatalf("msgrcv into 4 bytes: %v, want E2BIG", err)
 	}
 	if _, err := p.Msgrcv(ImageBase, 100); !errors.Is(err, errno.EFAULT) {

@@ -44,6 +44,10 @@ type Process struct {
 	lastErr   errno.Errno
 	errnoAddr uint64
 
+	// exec is the image a successful execve switches to when the call
+	// returns.
+	exec *execImage
+
 	// exited is set once the thread must stop; status says how it ended.
 	exited bool
 	status ExitStatus
@@ -130,13 +134,15 @@ func (p *Process) run(ready chan<- error) {
 	}
 	ready <- nil
 
-	p.loop(c)
+	c = p.loop(c)
 
 	p.mu.Lock()
 	p.cpu = nil
 	p.ended = true
 	p.mu.Unlock()
-	c.Close()
+	if c != nil {
+		c.Close()
+	}
 	if p.status.Signal != 0 {
 		p.tracef("+++ killed by %s +++", signal.Name(p.status.Signal))
 	} else {
@@ -153,18 +159,26 @@ func (p *Process) tracef(format string, args ...any) {
 	}
 }
 
-// loop runs guest code and serves its traps until the process ends.
-func (p *Process) loop(c cpu.CPU) {
+// loop runs guest code and serves its traps until the process ends. It
+// returns the CPU the thread ended on (execve moves it to a new one), or
+// nil when none is left to close.
+func (p *Process) loop(c cpu.CPU) cpu.CPU {
 	regs := c.Regs()
 	for !p.exited {
 		ex, err := c.Run()
 		if err != nil {
 			p.die(signal.SIGKILL, fmt.Sprintf("engine failure: %v", err))
-			return
+			return c
 		}
 		switch ex.Kind {
 		case cpu.ExitSyscall:
 			p.k.cfg.Syscalls(p, regs)
+			if p.exec != nil {
+				if c = p.switchImage(c); c == nil {
+					return nil
+				}
+				regs = c.Regs()
+			}
 		case cpu.ExitFault:
 			p.fault(c, ex.Fault)
 		case cpu.ExitInterrupted:
@@ -173,6 +187,7 @@ func (p *Process) loop(c cpu.CPU) {
 			p.deliverSignals(c)
 		}
 	}
+	return c
 }
 
 // fault handles a CPU exception: a copy-on-write page is copied and the

@@ -129,6 +129,13 @@ func TraceLine(p *kernel.Process, num uint64, a Args, result uint64, how outcome
 		b.WriteString("?")
 	case how == missing:
 		b.WriteString("-1 (not implemented)")
+	case d.Num == SysPipe && result == 0:
+		var fds [8]byte
+		if p.Memory().ReadAt(fds[:], a[0]) == nil {
+			fmt.Fprintf(&b, "0 [%d, %d]", int32(binary.LittleEndian.Uint32(fds[:4])), int32(binary.LittleEndian.Uint32(fds[4:])))
+		} else {
+			b.WriteString("0")
+		}
 	case d.Num == SysSignal && result != errResult:
 		b.WriteString(formatArg(p, d, 1, Handler, Args{0, result}))
 	case d.Num == SysWaitpid && int64(result) > 0 && a[1] != 0:
@@ -155,6 +162,10 @@ func formatArg(p *kernel.Process, d *Desc, i int, kind ArgKind, a Args) string {
 		return fmt.Sprint(int32(v))
 	case Uint:
 		return fmt.Sprint(v)
+	case Long:
+		return fmt.Sprint(int64(v))
+	case StrVec:
+		return formatStrVec(p, v)
 	case Str:
 		s, err := p.Memory().ReadString(v, 256)
 		if err != nil {
@@ -190,6 +201,41 @@ func formatArg(p *kernel.Process, d *Desc, i int, kind ArgKind, a Args) string {
 	default:
 		return fmt.Sprintf("%#x", v)
 	}
+}
+
+// formatStrVec renders a NULL-terminated array of string pointers as
+// ["a", "b"], eliding after a few entries.
+func formatStrVec(p *kernel.Process, addr uint64) string {
+	if addr == 0 {
+		return "NULL"
+	}
+	var b strings.Builder
+	b.WriteByte('[')
+	for i := 0; ; i++ {
+		var w [8]byte
+		if p.Memory().ReadAt(w[:], addr+uint64(i)*8) != nil {
+			return fmt.Sprintf("%#x", addr)
+		}
+		ptr := binary.LittleEndian.Uint64(w[:])
+		if ptr == 0 {
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if i == 8 {
+			b.WriteString("...")
+			break
+		}
+		s, err := p.Memory().ReadString(ptr, 256)
+		if err != nil {
+			fmt.Fprintf(&b, "%#x", ptr)
+			continue
+		}
+		b.WriteString(quote([]byte(s), 64))
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 // quote renders bytes as a C string literal.

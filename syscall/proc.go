@@ -21,6 +21,7 @@ var processCalls = map[int]handler{
 		return uint64(pid), err
 	},
 	SysWaitpid: waitpid,
+	SysExecve:  execve,
 	SysKill: func(p *kernel.Process, a Args) (uint64, error) {
 		return 0, p.KillPid(signed(a[0]), signed(a[1]))
 	},
@@ -72,4 +73,15 @@ func waitpid(p *kernel.Process, a Args) (uint64, error) {
 		p.Memory().WriteAt(b[:], statusAddr)
 	}
 	return uint64(pid), nil
+}
+
+// execve reads its arguments and prepares the new image; the process
+// switches to it when the call returns, so on success nothing returns to
+// the old program.
+func execve(p *kernel.Process, a Args) (uint64, error) {
+	path, argv, envp, err := p.ExecArgs(a[0], a[1], a[2])
+	if err != nil {
+		return 0, err
+	}
+	return 0, p.Execve(path, argv, envp)
 }

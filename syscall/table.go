@@ -35,6 +35,11 @@ const (
 	Sig
 	// Handler is a signal handler: SIG_DFL, SIG_IGN or an address.
 	Handler
+	// Long is a signed 64-bit integer (file offsets).
+	Long
+	// StrVec is a NULL-terminated array of guest strings (execve's argv),
+	// shown as a list.
+	StrVec
 )
 
 // Arg is one parameter of a syscall as the guest C prototype declares it.
@@ -143,7 +148,7 @@ var Table = []Desc{
 	{Num: SysGetpid, Name: "getpid", Ret: "int", Source: VM, NoFlush: true},
 	{Num: SysFork, Name: "fork", Ret: "int", Source: Doc},
 	{Num: SysExecve, Name: "execve", Ret: "int", Source: Doc,
-		Args: []Arg{a("const char *", "path", Str), a("char *const *", "argv", Hex), a("char *const *", "envp", Hex)}},
+		Args: []Arg{a("const char *", "path", Str), a("char *const *", "argv", StrVec), a("char *const *", "envp", Hex)}},
 	{Num: SysWaitpid, Name: "waitpid", Ret: "int", Source: VM,
 		Args: []Arg{a("int", "pid", Int), a("int *", "status", Hex)}},
 	{Num: SysOpen, Name: "open", Ret: "int", Source: Doc,
@@ -157,7 +162,7 @@ var Table = []Desc{
 	{Num: SysFstat, Name: "fstat", Ret: "int", Source: VM,
 		Args: []Arg{a("int", "fd", Int), a("struct stat *", "st", Hex)}},
 	{Num: SysLseek, Name: "lseek", Ret: "long", Source: VM,
-		Args: []Arg{a("int", "fd", Int), a("long", "off", Int), a("int", "whence", Int)}},
+		Args: []Arg{a("int", "fd", Int), a("long", "off", Long), a("int", "whence", Int)}},
 	{Num: SysGetdents, Name: "getdents", Ret: "long", Source: VM,
 		Args: []Arg{a("int", "fd", Int), a("void *", "buf", InBuf), a("size_t", "n", Uint)}},
 	{Num: SysMmap, Name: "mmap", Ret: "void *", Source: Doc, HexResult: true, NoFlush: true,

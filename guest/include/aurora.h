@@ -135,24 +135,6 @@ struct pollfd {
 #define SEEK_CUR 1
 #define SEEK_END 2
 
-/* The file calls' error codes that <errno.h> may not name (Linux values;
- * spelt as <errno.h> would spell them, so including both is harmless). */
-#ifndef E2BIG
-#define E2BIG 7
-#endif
-#ifndef EFBIG
-#define EFBIG 27
-#endif
-#ifndef EROFS
-#define EROFS 30
-#endif
-#ifndef ENAMETOOLONG
-#define ENAMETOOLONG 36
-#endif
-#ifndef ELOOP
-#define ELOOP 40
-#endif
-
 /* A directory entry as getdents_syscall returns it: Linux's
  * linux_dirent64 layout. */
 struct aurora_dirent {
@@ -419,9 +401,6 @@ struct stat {
  */
 #define PIPE_BUF      4096
 #define PIPE_CAPACITY 65536
-#ifndef E2BIG
-#define E2BIG 7 /* msgrcv: message longer than the buffer (Linux's value) */
-#endif
 
 /* Errors returned by syscalls. */
 #define AURORA_ERR      (-1)

@@ -12,6 +12,8 @@ extern int errno;
 #define ESRCH     3
 #define EINTR     4
 #define EIO       5
+#define E2BIG     7
+#define ENOEXEC   8
 #define EBADF     9
 #define ECHILD    10
 #define EAGAIN    11
@@ -25,13 +27,17 @@ extern int errno;
 #define EISDIR    21
 #define EINVAL    22
 #define EMFILE    24
+#define EFBIG     27
 #define ENOSPC    28
 #define ESPIPE    29
+#define EROFS     30
 #define EPIPE     32
 #define EDOM      33
 #define ERANGE    34
+#define ENAMETOOLONG 36
 #define ENOSYS    38
 #define ENOTEMPTY 39
+#define ELOOP     40
 #define EOVERFLOW 75
 #define EILSEQ    84
 #define ENOTSOCK      88

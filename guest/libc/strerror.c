@@ -1,5 +1,4 @@
 /* Messages for the errno values the C library sets (glibc's wording). */
-#include <aurora.h> /* the file errors <errno.h> may lack: EROFS... */
 #include <errno.h>
 #include <string.h>
 
@@ -14,6 +13,7 @@ static const struct {
 	{EINTR, "Interrupted system call"},
 	{EIO, "Input/output error"},
 	{E2BIG, "Argument list too long"},
+	{ENOEXEC, "Exec format error"},
 	{EBADF, "Bad file descriptor"},
 	{ECHILD, "No child processes"},
 	{EAGAIN, "Resource temporarily unavailable"},

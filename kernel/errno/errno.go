@@ -15,6 +15,8 @@ const (
 	ESRCH         Errno = 3
 	EINTR         Errno = 4
 	EIO           Errno = 5
+	E2BIG         Errno = 7
+	ENOEXEC       Errno = 8
 	EBADF         Errno = 9
 	ECHILD        Errno = 10
 	EAGAIN        Errno = 11
@@ -27,11 +29,15 @@ const (
 	EISDIR        Errno = 21
 	EINVAL        Errno = 22
 	EMFILE        Errno = 24
+	EFBIG         Errno = 27
 	ENOSPC        Errno = 28
 	ESPIPE        Errno = 29
 	EPIPE         Errno = 32
+	EROFS         Errno = 30
+	ENAMETOOLONG  Errno = 36
 	ENOSYS        Errno = 38
 	ENOTEMPTY     Errno = 39
+	ELOOP         Errno = 40
 	ENOTSOCK      Errno = 88
 	EDESTADDRREQ  Errno = 89
 	EMSGSIZE      Errno = 90
@@ -51,7 +57,8 @@ const (
 )
 
 var names = map[Errno]string{
-	EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EINTR: "EINTR", EIO: "EIO",
+	EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EINTR: "EINTR", EIO: "EIO", E2BIG: "E2BIG", ENOEXEC: "ENOEXEC",
+	EFBIG: "EFBIG", EROFS: "EROFS", ENAMETOOLONG: "ENAMETOOLONG", ELOOP: "ELOOP",
 	EBADF: "EBADF", ECHILD: "ECHILD", EAGAIN: "EAGAIN", ENOMEM: "ENOMEM",
 	EACCES: "EACCES", EFAULT: "EFAULT", EBUSY: "EBUSY", EEXIST: "EEXIST",
 	ENOTDIR: "ENOTDIR", EISDIR: "EISDIR", EINVAL: "EINVAL", EMFILE: "EMFILE",

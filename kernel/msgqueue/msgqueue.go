@@ -30,9 +30,6 @@ const (
 	MaxSize = 256
 )
 
-// E2BIG is Linux's "argument list too long", which msgrcv reports for a
-// message longer than the buffer. Package errno has no name for it yet.
-const E2BIG = errno.Errno(7)
 
 // message is one queued message, held in place so that queueing one
 // allocates nothing.
@@ -128,7 +125,7 @@ func (q *Queue) Receive(max int, cancel <-chan struct{}, deliver func(msg []byte
 	}
 	m := &q.msgs[q.head]
 	if m.n > max {
-		return 0, E2BIG
+		return 0, errno.E2BIG
 	}
 	// Delivering under the lock keeps the message first until it is
 	// safely out; deliver only copies, so senders wait no longer than a

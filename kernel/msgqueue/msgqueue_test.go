@@ -71,11 +71,11 @@ func TestTooLongMessages(t *testing.T) {
 	}
 	q.Send([]byte("0123456789"), never)
 	var got []byte
-	if _, err := q.Receive(4, never, into(&got)); !errors.Is(err, E2BIG) {
-		t.Fatalf("receive into 4 bytes: %v, want E2BIG", err)
+	if _, err := q.Receive(4, never, into(&got)); !errors.Is(err, errno.E2BIG) {
+		t.Fatalf("receive into 4 bytes: %v, want errno.E2BIG", err)
 	}
 	if n, err := q.Receive(10, never, into(&got)); n != 10 || err != nil || string(got) != "0123456789" {
-		t.Fatalf("the message did not stay after E2BIG: %d %q %v", n, got, err)
+		t.Fatalf("the message did not stay after errno.E2BIG: %d %q %v", n, got, err)
 	}
 }
 

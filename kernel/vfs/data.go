@@ -99,7 +99,7 @@ func (d *fileData) writeAt(b []byte, off int64, appending bool) (int64, int, err
 		off = d.size
 	}
 	if off >= MaxFileSize {
-		return off, 0, EFBIG
+		return off, 0, errno.EFBIG
 	}
 	b = b[:min(int64(len(b)), MaxFileSize-off)]
 	n := 0

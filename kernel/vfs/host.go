@@ -99,7 +99,7 @@ func (m *hostMount) readOnlyError(rel string, flags int) error {
 	case err != nil && flags&O_CREAT == 0:
 		return hostError(err)
 	}
-	return EROFS
+	return errno.EROFS
 }
 
 // stat describes rel, following symbolic links inside the mount.
@@ -118,7 +118,7 @@ func (m *hostMount) mkdir(rel string) error {
 		if _, err := m.root.Lstat(rel); err == nil {
 			return errno.EEXIST
 		}
-		return EROFS
+		return errno.EROFS
 	}
 	return hostError(m.root.Mkdir(rel, 0o755))
 }
@@ -135,7 +135,7 @@ func (m *hostMount) unlink(rel string, dirOnly bool) error {
 	case dirOnly:
 		return errno.ENOTDIR
 	case m.readOnly:
-		return EROFS
+		return errno.EROFS
 	}
 	return hostError(m.root.Remove(rel))
 }

@@ -75,7 +75,7 @@ func TestHostConfinement(t *testing.T) {
 		{"/mnt/rel", "", errno.EACCES},
 		{"/mnt/reldir/secret", "", errno.EACCES},
 		{"/mnt/root/etc/passwd", "", errno.EACCES},
-		{"/mnt/sub/loop", "", ELOOP},
+		{"/mnt/sub/loop", "", errno.ELOOP},
 		{"/mnt/hello.txt/", "", errno.ENOTDIR},
 		{"/mnt/missing", "", errno.ENOENT},
 	} {
@@ -219,17 +219,17 @@ func TestHostReadOnly(t *testing.T) {
 	f.Close()
 	for _, flags := range []int{O_WRONLY, O_RDWR, O_RDONLY | O_CREAT, O_RDONLY | O_TRUNC, O_WRONLY | O_APPEND} {
 		_, err := fs.Open("/ro/hello.txt", flags)
-		wantErr(t, "open for writing", err, EROFS)
+		wantErr(t, "open for writing", err, errno.EROFS)
 	}
 	_, err := fs.Open("/ro/new", O_CREAT|O_WRONLY)
-	wantErr(t, "create", err, EROFS)
+	wantErr(t, "create", err, errno.EROFS)
 	_, err = fs.Open("/ro/none", O_WRONLY)
 	wantErr(t, "open a missing file for writing", err, errno.ENOENT)
 	_, err = fs.Open("/ro/sub", O_RDWR)
 	wantErr(t, "open a directory for writing", err, errno.EISDIR)
-	wantErr(t, "mkdir", fs.Mkdir("/ro/newdir"), EROFS)
+	wantErr(t, "mkdir", fs.Mkdir("/ro/newdir"), errno.EROFS)
 	wantErr(t, "mkdir existing", fs.Mkdir("/ro/sub"), errno.EEXIST)
-	wantErr(t, "unlink", fs.Unlink("/ro/hello.txt"), EROFS)
+	wantErr(t, "unlink", fs.Unlink("/ro/hello.txt"), errno.EROFS)
 	wantErr(t, "unlink missing", fs.Unlink("/ro/none"), errno.ENOENT)
 	if _, err := os.Stat(filepath.Join(in, "hello.txt")); err != nil {
 		t.Error(err)

@@ -164,7 +164,7 @@ func (fs *FS) ReadFile(path string, limit int64) ([]byte, error) {
 	case !s.IsRegular():
 		return nil, errno.EACCES
 	case s.Size > limit:
-		return nil, EFBIG
+		return nil, errno.EFBIG
 	}
 	// The size is a hint: a host file may change while it is read.
 	buf := make([]byte, 0, s.Size)
@@ -172,7 +172,7 @@ func (fs *FS) ReadFile(path string, limit int64) ([]byte, error) {
 	for {
 		n, err := f.Read(chunk, nil)
 		if int64(len(buf)+n) > limit {
-			return nil, EFBIG
+			return nil, errno.EFBIG
 		}
 		buf = append(buf, chunk[:n]...)
 		if err != nil {

@@ -31,7 +31,7 @@ type location struct {
 // the last may be missing, which the caller decides about.
 func (fs *FS) resolve(path string) (location, error) {
 	if len(path) >= PathMax {
-		return location{}, ENAMETOOLONG
+		return location{}, errno.ENAMETOOLONG
 	}
 	if path == "" {
 		return location{}, errno.ENOENT
@@ -52,7 +52,7 @@ func (fs *FS) resolve(path string) (location, error) {
 			continue
 		}
 		if len(c) > NameMax {
-			return location{}, ENAMETOOLONG
+			return location{}, errno.ENAMETOOLONG
 		}
 		child := cur.children[c]
 		if i == len(comps)-1 {
@@ -81,7 +81,7 @@ func hostLocation(m *hostMount, comps []string, dirOnly bool) (location, error) 
 	depth := 0
 	for _, c := range comps {
 		if len(c) > NameMax {
-			return location{}, ENAMETOOLONG
+			return location{}, errno.ENAMETOOLONG
 		}
 		if c == ".." {
 			if depth == 0 {

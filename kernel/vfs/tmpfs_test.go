@@ -107,7 +107,7 @@ func TestReadWriteSeek(t *testing.T) {
 	if _, err := f.(Seeker).Seek(1<<62, SeekCur); !errors.Is(err, errno.EINVAL) {
 		t.Errorf("overflowing seek: %v", err)
 	}
-	if _, err := f.Write([]byte("x"), nil); !errors.Is(err, EFBIG) {
+	if _, err := f.Write([]byte("x"), nil); !errors.Is(err, errno.EFBIG) {
 		t.Errorf("write beyond MaxFileSize: %v", err)
 	}
 
@@ -168,8 +168,8 @@ func TestPaths(t *testing.T) {
 		{"/tmp/a/missing", errno.ENOENT},
 		{"/tmp/missing/file", errno.ENOENT},
 		{"", errno.ENOENT},
-		{"/" + strings.Repeat("a", NameMax+1), ENAMETOOLONG},
-		{"/" + strings.Repeat("a/", PathMax/2), ENAMETOOLONG},
+		{"/" + strings.Repeat("a", NameMax+1), errno.ENAMETOOLONG},
+		{"/" + strings.Repeat("a/", PathMax/2), errno.ENAMETOOLONG},
 	} {
 		_, err := fs.Stat(c.path)
 		if c.err == 0 && err != nil || c.err != 0 && !errors.Is(err, c.err) {
@@ -179,7 +179,7 @@ func TestPaths(t *testing.T) {
 	// The longest path allowed: PathMax-1 bytes.
 	long := "/tmp/" + strings.Repeat("x/", (PathMax-6)/2)
 	long = long[:PathMax-1]
-	if _, err := fs.Stat(long); errors.Is(err, ENAMETOOLONG) {
+	if _, err := fs.Stat(long); errors.Is(err, errno.ENAMETOOLONG) {
 		t.Errorf("a %d-byte path: %v", len(long), err)
 	}
 
@@ -474,7 +474,7 @@ func TestReadFile(t *testing.T) {
 		t.Errorf("ReadFile: %d bytes, %v", len(data), err)
 	}
 	_, err = fs.ReadFile("/tmp/prog", 1000)
-	wantErr(t, "ReadFile over the limit", err, EFBIG)
+	wantErr(t, "ReadFile over the limit", err, errno.EFBIG)
 	_, err = fs.ReadFile("/tmp", 1000)
 	wantErr(t, "ReadFile of a directory", err, errno.EISDIR)
 	_, err = fs.ReadFile("/tmp/none", 1000)

@@ -26,8 +26,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-
-	"github.com/aurora-vm/aurora-vm/kernel/errno"
 )
 
 // PathMax bounds a path, its terminating NUL included (Linux's PATH_MAX);
@@ -55,15 +53,6 @@ const (
 	SeekSet = 0
 	SeekCur = 1
 	SeekEnd = 2
-)
-
-// Error codes package errno does not name; Linux's numbers.
-const (
-	E2BIG        = errno.Errno(7)
-	EFBIG        = errno.Errno(27)
-	EROFS        = errno.Errno(30)
-	ENAMETOOLONG = errno.Errno(36)
-	ELOOP        = errno.Errno(40)
 )
 
 // File is an open file description. Its method set is kernel.File's: Read

@@ -135,3 +135,27 @@ func TestTraceShowsProcessesAndSignals(t *testing.T) {
 		t.Logf("trace:\n%s", trace)
 	}
 }
+
+// TestTraceShowsFilesAndExec checks the trace of execve (path and argv,
+// read before the new image replaces them), pipe (the two descriptors) and
+// lseek (a 64-bit offset).
+func TestTraceShowsFilesAndExec(t *testing.T) {
+	engines(t)
+	got := runVM(t, nil, "run", "--trace", "-v", "build:/bin:ro", filepath.Join("build", "exec_pipeline.elf"))
+	got2 := runVM(t, nil, "run", "--trace", filepath.Join("build", "fs_basic.elf"))
+	trace := got.stderr + got2.stderr
+	for _, want := range []string{
+		`execve("/bin/hello.elf", ["hello"], 0x0) = 0`,
+		`execve("/bin/exec_child.elf", ["exec_child", "upper"], 0x0) = 0`,
+		"pipe(0x",
+		") = 0 [3, 4]",
+		"open(\"/tmp/",
+	} {
+		if !strings.Contains(trace, want) {
+			t.Errorf("trace lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("trace:\n%s", trace)
+	}
+}
