@@ -251,6 +251,21 @@ struct aurora_dirent {
  * locks it. EXIT and SIGRETURN are never blocked. The filter is inherited
  * by fork and kept across execve. Returns 0, or -1 for a bad pointer.
  *
+ * execve_syscall(path, argv, envp): replaces the process's program with the
+ * static Aurora ELF at path in the file system (mounted host directories
+ * included). argv and envp are NULL-terminated arrays (NULL means empty;
+ * an empty argv gives the program its path as argv[0]); the new program
+ * finds them on its stack as main's arguments. Kept: the pid, the parent
+ * and children, every open descriptor (with its offset), the syscall
+ * filter, pending signals and the message queue. Reset: the memory (heap,
+ * mmap regions and shared memory attachments go with the old image) and
+ * caught signals, which go back to SIG_DFL since their handlers are gone;
+ * ignored ones stay ignored, as on Linux. On success nothing returns to the
+ * old program. On failure the caller goes on with -1: ENOENT (no such
+ * file), EACCES (a directory or not a regular file), ENOEXEC (not a
+ * static x86-64 Aurora ELF: the loader's checks apply), E2BIG (more than
+ * 4096 pointers or 128 KiB of strings), EFAULT, ENOMEM.
+ *
  * On the host, SIGINT (Ctrl-C) and SIGTERM sent to aurora-vm are delivered
  * to process 1 as SIGINT and SIGTERM.
  */

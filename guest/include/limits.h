@@ -28,6 +28,6 @@
 #define ULLONG_MAX 18446744073709551615ULL
 #define SSIZE_MAX  LONG_MAX
 
-#define PATH_MAX 256
+#define PATH_MAX 4096
 
 #endif
