@@ -153,8 +153,7 @@ func (p *Process) Write(fd int, buf, n uint64) (int64, error) {
 	if f == nil {
 		return -1, errno.EBADF
 	}
-	n = min(n, maxIO)
-	data := make([]byte, n)
+	data := p.ioBuffer(n)
 	if err := p.as.ReadAt(data, buf); err != nil {
 		return -1, errno.EFAULT
 	}
@@ -177,7 +176,7 @@ func (p *Process) Read(fd int, buf, n uint64) (int64, error) {
 	if err := p.as.Access(buf, n, true, func([]byte) {}); err != nil {
 		return -1, errno.EFAULT
 	}
-	data := make([]byte, n)
+	data := p.ioBuffer(n)
 	got, err := f.Read(data, p.Interrupted())
 	if err != nil && got == 0 {
 		return -1, p.fileError(err)
@@ -186,6 +185,18 @@ func (p *Process) Read(fd int, buf, n uint64) (int64, error) {
 		return -1, errno.EFAULT
 	}
 	return int64(got), nil
+}
+
+// ioBuffer returns a buffer of min(n, maxIO) bytes for one read or write:
+// the process's own, reused from call to call (only its goroutine makes
+// calls, and no File keeps the slice after returning), so streaming
+// through a pipe or socket does not allocate per call.
+func (p *Process) ioBuffer(n uint64) []byte {
+	n = min(n, maxIO)
+	if uint64(cap(p.iobuf)) < n {
+		p.iobuf = make([]byte, n)
+	}
+	return p.iobuf[:n]
 }
 
 // fileError is what a failed file operation reports to the program. A

@@ -44,6 +44,9 @@ type Process struct {
 	lastErr   errno.Errno
 	errnoAddr uint64
 
+	// iobuf is the buffer reads and writes move data through (ioBuffer).
+	iobuf []byte
+
 	// exec is the image a successful execve switches to when the call
 	// returns.
 	exec *execImage

@@ -145,8 +145,7 @@ func (p *Process) SendTo(fd int, buf, n uint64, to *net.Addr) (int64, error) {
 	if err != nil {
 		return -1, err
 	}
-	n = min(n, maxIO)
-	data := make([]byte, n)
+	data := p.ioBuffer(n)
 	if p.as.ReadAt(data, buf) != nil {
 		return -1, errno.EFAULT
 	}
@@ -168,7 +167,7 @@ func (p *Process) RecvFrom(fd int, buf, n uint64) (int64, net.Addr, error) {
 	if p.as.Access(buf, n, true, func([]byte) {}) != nil {
 		return -1, net.Addr{}, errno.EFAULT
 	}
-	data := make([]byte, n)
+	data := p.ioBuffer(n)
 	got, from, err := s.Recv(data, p.Interrupted())
 	if err != nil {
 		return -1, net.Addr{}, err

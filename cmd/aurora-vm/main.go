@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/aurora-vm/aurora-vm/cpu"
+	"github.com/aurora-vm/aurora-vm/cpu/interp"
 	"github.com/aurora-vm/aurora-vm/cpu/kvm"
 	"github.com/aurora-vm/aurora-vm/kernel"
 	"github.com/aurora-vm/aurora-vm/kernel/net"
@@ -53,7 +54,7 @@ func cannotRun(format string, args ...any) error {
 func main() {
 	app := &cli.App{
 		Name:            "aurora-vm",
-		Usage:           "run Aurora OS programs under KVM",
+		Usage:           "run Aurora OS programs under KVM or an x86-64 interpreter",
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
 			runCommand(),
@@ -157,7 +158,7 @@ func run(c *cli.Context) error {
 		return cannotRun("%v", err)
 	}
 	defer phys.Close()
-	engine, err := newEngine(c.String("accel"), phys)
+	engine, err := newEngine(c.String("accel"), phys, c.Bool("trace"))
 	if err != nil {
 		return cannotRun("%v", err)
 	}
@@ -258,18 +259,28 @@ wait:
 	return nil
 }
 
-// newEngine picks the execution engine for --accel.
-func newEngine(accel string, phys *mmu.PhysMem) (cpu.Engine, error) {
+// newEngine picks the execution engine for --accel. auto takes KVM and
+// falls back to the interpreter where KVM cannot be used, saying so only
+// when tracing.
+func newEngine(accel string, phys *mmu.PhysMem, trace bool) (cpu.Engine, error) {
 	switch accel {
 	case "kvm":
 		return kvm.New(phys)
 	case "auto":
-		if err := kvm.Available(); err != nil {
-			return nil, fmt.Errorf("%v, and the interpreter is not available yet", err)
+		err := kvm.Available()
+		if err == nil {
+			e, kerr := kvm.New(phys)
+			if kerr == nil || !errors.Is(kerr, kvm.ErrUnavailable) {
+				return e, kerr
+			}
+			err = kerr
 		}
-		return kvm.New(phys)
+		if trace {
+			fmt.Fprintf(os.Stderr, "aurora-vm: %v; using the interpreter\n", err)
+		}
+		return interp.New(phys), nil
 	case "interp":
-		return nil, errors.New("--accel interp: the interpreter is not available yet")
+		return interp.New(phys), nil
 	}
 	return nil, fmt.Errorf("--accel %q: want auto, kvm or interp", accel)
 }

@@ -9,7 +9,8 @@
 //   - wall time and peak RSS of `aurora-vm run hello.elf` against
 //     qemu-x86_64 running the same program built as a static Linux binary;
 //   - the sieve and heap test images under KVM against the same C code built
-//     natively;
+//     natively, and sieve and a trapped getpid on the interpreter
+//     (--accel interp) against native and KVM;
 //   - process creation: fork+exit+waitpid round trips (fork_loop), and fork
 //     of a process with a 64 MiB touched heap whose child writes 1% or 100%
 //     of it (fork_heap), against the same sources built natively with a
@@ -102,6 +103,31 @@ func main() {
 		sieve.add(wall(vm, append([]string{"run", "testimages/build/sieve.elf"}, args...)...), wall(native, args...))
 	}
 	rows = append(rows, sieve.row("sieve 2e7 x5: KVM vs native", ms, "<= 1.05x"))
+
+	// 3b. The same CPU-bound image on the interpreter (a smaller sieve,
+	// which the interpreter takes seconds over), against native and KVM.
+	interpArgs := []string{"5000000", "5"}
+	var interpNative, interpKVM samples
+	for i := 0; i < 3; i++ {
+		it := wall(vm, append([]string{"run", "--accel", "interp", "testimages/build/sieve.elf"}, interpArgs...)...)
+		interpNative.add(it, wall(native, interpArgs...))
+		interpKVM.add(it, wall(vm, append([]string{"run", "--accel", "kvm", "testimages/build/sieve.elf"}, interpArgs...)...))
+	}
+	rows = append(rows, interpNative.row("sieve 5e6 x5: interpreter vs native", ms, "<= 30x"))
+	rows = append(rows, interpKVM.row("sieve 5e6 x5: interpreter vs KVM", ms, "-"))
+
+	// 3c. A trapped getpid on the interpreter, through the whole kernel
+	// path, against the same on KVM.
+	var interpCall samples
+	for round := 0; round < 3; round++ {
+		const loops = 200000
+		perCall := func(accel string, n int) time.Duration {
+			return (runVM("--accel", accel, "testimages/build/getpid_loop.elf", strconv.Itoa(n)) -
+				runVM("--accel", accel, "testimages/build/getpid_loop.elf", "0")) / time.Duration(n)
+		}
+		interpCall.add(perCall("interp", loops), perCall("kvm", loops/5))
+	}
+	rows = append(rows, interpCall.row("getpid syscall: interpreter vs KVM", us, "< 1 µs"))
 
 	// 4. Memory-bound code: 100000 heap blocks (~100 MB touched for the
 	// first time), where every new page costs a fault in KVM.

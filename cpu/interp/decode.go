@@ -1,0 +1,240 @@
+package interp
+
+import (
+	"fmt"
+
+	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/aurora-vm/aurora-vm/cpu"
+)
+
+// Operand kinds.
+const (
+	kNone  = iota
+	kReg   // general register, low bytes
+	kRegH  // AH, CH, DH or BH: bits 8-15 of reg
+	kMem   // memory at base + index<<scale + disp
+	kImm   // imm
+	kXMM   // SSE register reg
+	kST    // x87 register ST(reg)
+	kAbs32 // address-size override: memory address truncated to 32 bits
+)
+
+// regZero is the slot of CPU.g that is always zero: an absent base or
+// index register.
+const regZero = 18
+
+// operand is a decoded operand. Register numbers are slots of CPU.g (the
+// order of cpu.Regs), not x86 encodings.
+type operand struct {
+	kind  uint8
+	reg   uint8
+	base  uint8
+	index uint8
+	scale uint8 // shift count 0-3
+	a32   bool  // 32-bit address size
+	disp  uint64
+}
+
+// inst is one decoded instruction.
+type inst struct {
+	fn   func(*CPU, *inst)
+	pc   uint64
+	next uint64
+	// flow is non-zero for instructions that set c.rip themselves.
+	flow uint8
+	size uint8 // operand size in bytes
+	sub  uint8 // handler-specific: condition code, ALU op, element size...
+	rep  uint8 // 0, repE (F3) or repNE (F2)
+	imm  uint64
+	ops  [3]operand
+	// x87 instructions keep their opcode bytes (escape and ModRM).
+	x87op [2]byte
+}
+
+const (
+	repE  = 1
+	repNE = 2
+)
+
+// encToSlot maps an x86 register encoding (RAX, RCX, RDX, RBX, RSP, RBP,
+// RSI, RDI, R8-R15) to its slot in cpu.Regs.
+var encToSlot = [16]uint8{0, 2, 3, 1, 6, 7, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15}
+
+// Slots of cpu.Regs.
+const (
+	rAX = 0
+	rBX = 1
+	rCX = 2
+	rDX = 3
+	rSI = 4
+	rDI = 5
+	rSP = 6
+	rBP = 7
+)
+
+// gpr converts an x86asm register to a slot, a kind and a size.
+func gpr(r x86asm.Reg) (slot, kind, size uint8, ok bool) {
+	switch {
+	case r >= x86asm.AL && r <= x86asm.R15B:
+		n := r - x86asm.AL
+		switch {
+		case n < 4:
+			return encToSlot[n], kReg, 1, true
+		case n < 8: // AH, CH, DH, BH
+			return encToSlot[n-4], kRegH, 1, true
+		}
+		return encToSlot[n-4], kReg, 1, true // SPL, BPL, SIL, DIL, R8B-R15B
+	case r >= x86asm.AX && r <= x86asm.R15W:
+		return encToSlot[r-x86asm.AX], kReg, 2, true
+	case r >= x86asm.EAX && r <= x86asm.R15L:
+		return encToSlot[r-x86asm.EAX], kReg, 4, true
+	case r >= x86asm.RAX && r <= x86asm.R15:
+		return encToSlot[r-x86asm.RAX], kReg, 8, true
+	}
+	return 0, 0, 0, false
+}
+
+// errUnsupported marks an instruction the interpreter does not implement.
+type errUnsupported string
+
+func (e errUnsupported) Error() string { return string(e) }
+
+// convOperand converts an x86asm argument. next is the address of the
+// following instruction, for RIP-relative operands.
+func convOperand(a x86asm.Arg, next uint64, addrSize int) (operand, error) {
+	switch a := a.(type) {
+	case x86asm.Reg:
+		if slot, kind, _, ok := gpr(a); ok {
+			return operand{kind: kind, reg: slot}, nil
+		}
+		if a >= x86asm.X0 && a <= x86asm.X15 {
+			return operand{kind: kXMM, reg: uint8(a - x86asm.X0)}, nil
+		}
+		if a >= x86asm.F0 && a <= x86asm.F7 {
+			return operand{kind: kST, reg: uint8(a - x86asm.F0)}, nil
+		}
+		return operand{}, errUnsupported(fmt.Sprintf("register %v", a))
+	case x86asm.Mem:
+		if a.Segment == x86asm.FS || a.Segment == x86asm.GS {
+			// FS and GS bases are zero on both engines (no WRFSBASE, no
+			// MSR writes from ring 3), so the override changes nothing.
+		}
+		o := operand{kind: kMem, base: regZero, index: regZero}
+		switch {
+		case a.Base == 0:
+		case a.Base == x86asm.RIP:
+			o.disp = next
+		case a.Base == x86asm.EIP:
+			o.disp = next & 0xFFFF_FFFF
+		default:
+			slot, _, sz, ok := gpr(a.Base)
+			if !ok || sz < 4 {
+				return operand{}, errUnsupported("base register")
+			}
+			o.base = slot
+		}
+		if a.Index != 0 {
+			slot, _, sz, ok := gpr(a.Index)
+			if !ok || sz < 4 {
+				return operand{}, errUnsupported("index register")
+			}
+			o.index = slot
+			switch a.Scale {
+			case 1:
+			case 2:
+				o.scale = 1
+			case 4:
+				o.scale = 2
+			case 8:
+				o.scale = 3
+			default:
+				return operand{}, errUnsupported("scale")
+			}
+		}
+		o.disp += uint64(a.Disp)
+		if addrSize == 32 {
+			o.a32 = true
+			o.disp &= 0xFFFF_FFFF
+		}
+		return o, nil
+	case x86asm.Imm:
+		return operand{kind: kImm, disp: uint64(a)}, nil
+	case x86asm.Rel:
+		return operand{kind: kImm, disp: next + uint64(int64(a))}, nil
+	}
+	return operand{}, errUnsupported(fmt.Sprintf("operand %v", a))
+}
+
+// ea computes a memory operand's address.
+func (c *CPU) ea(o *operand) uint64 {
+	a := o.disp + c.g[o.base] + c.g[o.index]<<o.scale
+	if o.a32 {
+		a &= 0xFFFF_FFFF
+	}
+	return a
+}
+
+// decodeInst decodes the instruction at pc from raw (which holds the bytes
+// that could be fetched), filling in. It reports how many bytes it used;
+// 0 means raw was too short (the caller fetches more or faults), and an
+// error means the bytes are no instruction we implement.
+func decodeInst(in *inst, raw []byte, pc uint64) (int, error) {
+	*in = inst{pc: pc}
+	// ENDBR64 (and ENDBR32) are hints: NOPs where CET is off, as here.
+	if len(raw) >= 4 && raw[0] == 0xF3 && raw[1] == 0x0F && raw[2] == 0x1E && (raw[3] == 0xFA || raw[3] == 0xFB) {
+		in.next = pc + 4
+		in.fn = opNop
+		return 4, nil
+	}
+	x, err := x86asm.Decode(raw, 64)
+	if len(raw) < 15 && (err != nil || x.Op == 0) {
+		// Possibly cut short by the end of the bytes that could be
+		// fetched (x86asm reports that as an error or as Op 0).
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if x.Op == 0 || x.Len == 0 {
+		return 0, errUnsupported("unknown opcode")
+	}
+	for _, p := range x.Prefix {
+		if p == 0 {
+			break
+		}
+		switch p &^ (x86asm.PrefixImplicit | x86asm.PrefixIgnored | x86asm.PrefixInvalid) {
+		case 0xC4, 0xC5, 0x62, 0x8F: // VEX, EVEX, XOP: not implemented
+			return 0, errUnsupported("VEX/EVEX-encoded instruction")
+		}
+		if p&x86asm.PrefixInvalid != 0 {
+			return 0, errUnsupported("invalid prefix")
+		}
+	}
+	in.next = pc + uint64(x.Len)
+	if err := convert(in, &x, raw[:x.Len]); err != nil {
+		return 0, err
+	}
+	return x.Len, nil
+}
+
+// hasPrefix reports whether the instruction carries prefix p.
+func hasPrefix(x *x86asm.Inst, p x86asm.Prefix) bool {
+	for _, q := range x.Prefix {
+		if q == 0 {
+			break
+		}
+		if q&0xFF == p&0xFF && q&x86asm.PrefixIgnored == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// opUD raises #UD: an invalid or unimplemented instruction.
+func opUD(c *CPU, in *inst) { c.fault(cpu.VecInvalidOp, 0, 0) }
+
+// opGP raises #GP(0): privileged instructions at ring 3.
+func opGP(c *CPU, in *inst) { c.fault(cpu.VecGeneralProt, 0, 0) }
+
+func opNop(c *CPU, in *inst) {}

@@ -1,0 +1,73 @@
+// Package interp is an x86-64 interpreter engine: it runs 64-bit user-mode
+// guest code in Go, behind the same cpu.Engine and cpu.CPU interfaces as the
+// KVM engine, for hosts where KVM is missing. A program must see the same
+// CPU on both engines: the same traps at the same places, the same page
+// faults with the same error codes, the same results.
+//
+// # Shape
+//
+//   - decode.go: instructions are decoded once, with x86asm, into a compact
+//     form of our own (inst: a handler and pre-resolved operands) and grouped
+//     into blocks that end at a control transfer, a page end or a trap.
+//     RIP-relative addresses are resolved at decode time, since blocks are
+//     keyed by virtual address.
+//   - cache.go: the block cache, keyed by virtual address and validated by
+//     an epoch (see below).
+//   - mem.go: guest memory through the address space's own x86-64 page
+//     tables (the ones KVM walks), with a software TLB.
+//   - alu.go, flags.go: integer instructions, with lazily computed flags.
+//   - flow.go: control transfers, the stack, traps (SYSCALL, int $0x80,
+//     int3, ud2), CPUID and RDTSC.
+//   - string.go: MOVS, STOS, LODS, SCAS, CMPS with REP prefixes.
+//   - sse.go, x87.go: SSE/SSE2 and the x87 FPU (80-bit values kept exactly;
+//     arithmetic through math/big at 64-bit precision).
+//   - engine.go: Engine, CPU, Run, Step, Interrupt and the FP state in the
+//     XSAVE standard layout.
+//
+// # Memory and translations
+//
+// Every access walks the same page tables the KVM engine hands the
+// hardware, so permissions, large pages and copy-on-write behave alike:
+// a write to a copy-on-write page is a page fault with the present and write
+// bits set, which the kernel resolves (mmu.AddressSpace.HandleFault) before
+// the next Run retries the instruction. The user bit is always set in error
+// codes (the guest runs at ring 3) and the instruction-fetch bit for fetches.
+// Non-canonical addresses raise #GP. The TLB is dropped at every Run entry
+// (by a generation number, so dropping it costs nothing), because the kernel
+// changes mappings only while the thread is stopped in a trap; the
+// interpreter also sets the accessed and dirty bits as hardware does.
+//
+// The interpreter maps none of the KVM engine's pages; the pages in
+// [mmu.UserEnd, mmu.EngineEnd) that the kernel maps itself (the signal
+// trampoline) work as on KVM.
+//
+// # Decoded code and writes to it
+//
+// Decoded blocks keep their raw bytes. A block is trusted only for the CPU
+// epoch it was last checked in; the epoch advances at every Run entry and
+// whenever the guest stores into a frame that holds decoded code (frames are
+// marked as code when decoded, and their writable TLB entries bypassed so
+// such stores are seen). A block from an older epoch is re-translated and its
+// bytes compared with memory before it runs again, and decoded afresh if they
+// differ. This catches every way code can change: the guest's own stores,
+// the kernel writing guest memory during a syscall (loading a program,
+// read(2) into a buffer), frames freed and reused, copy-on-write copies. A
+// change made by another process to shared memory while this thread is
+// running is seen at the next Run or self-modifying store.
+//
+// # Exits
+//
+// SYSCALL leaves RIP after the instruction, RCX the return address and R11
+// the flags, and the thread resumes at Regs' RIP and RFLAGS (as on KVM hosts
+// where SYSCALL stays in ring 3), so RestoreAll needs no work. int $0x80 is
+// a syscall with Int80 set. Faults leave RIP at the faulting instruction.
+// Interrupt sets a flag checked at every block boundary, so even a spinning
+// program stops within a few instructions.
+//
+// An instruction the interpreter does not implement raises #UD at its
+// address, which kills the program with SIGILL; nothing is silently
+// skipped. CPUID advertises exactly what is implemented (cpu.CPUID).
+//
+// For lockstep comparison with another engine, (*CPU).Step executes exactly
+// one instruction and (*CPU).XMM reads the SSE registers.
+package interp

@@ -1,0 +1,406 @@
+package interp
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/aurora-vm/aurora-vm/cpu"
+	"github.com/aurora-vm/aurora-vm/mmu"
+)
+
+// Engine interprets guest code on a mmu.PhysMem. It implements cpu.Engine.
+type Engine struct {
+	phys *mmu.PhysMem
+	live atomic.Int64
+}
+
+// New creates an interpreter engine whose guest RAM is phys.
+func New(phys *mmu.PhysMem) *Engine { return &Engine{phys: phys} }
+
+// Name implements cpu.Engine.
+func (e *Engine) Name() string { return "interp" }
+
+// Close implements cpu.Engine.
+func (e *Engine) Close() error { return nil }
+
+// NewCPU implements cpu.Engine.
+func (e *Engine) NewCPU(as *mmu.AddressSpace) (cpu.CPU, error) {
+	return e.newCPU(as), nil
+}
+
+// NewInterpCPU is NewCPU returning the concrete type, for tools that need
+// Step or XMM.
+func (e *Engine) NewInterpCPU(as *mmu.AddressSpace) *CPU { return e.newCPU(as) }
+
+func (e *Engine) newCPU(as *mmu.AddressSpace) *CPU {
+	mem := e.phys.Bytes()
+	c := &CPU{
+		e:       e,
+		as:      as,
+		root:    as.Root(),
+		mem:     mem,
+		memBase: unsafe.Pointer(unsafe.SliceData(mem)),
+		blocks:  map[uint64]*block{},
+		code:    make([]uint64, (uint64(len(mem))/mmu.PageSize+63)/64),
+	}
+	c.g = (*[19]uint64)(unsafe.Pointer(&c.regs))
+	c.regs.RFLAGS = flagsFixed
+	c.resetFP()
+	e.live.Add(1)
+	return c
+}
+
+// RFLAGS bits.
+const (
+	flagCF = 1 << 0
+	flagPF = 1 << 2
+	flagAF = 1 << 4
+	flagZF = 1 << 6
+	flagSF = 1 << 7
+	flagTF = 1 << 8
+	flagIF = 1 << 9
+	flagDF = 1 << 10
+	flagOF = 1 << 11
+	flagAC = 1 << 18
+	flagID = 1 << 21
+
+	flagsArith = flagCF | flagPF | flagAF | flagZF | flagSF | flagOF
+	// flagsFixed are set in every ring-3 thread's RFLAGS, as the KVM engine
+	// runs them: the reserved bit 1 and IF.
+	flagsFixed = 1<<1 | flagIF
+	// flagsUser are the bits a program may change with POPF: the
+	// arithmetic flags, TF is not honoured (no single-step traps), DF, AC
+	// and ID.
+	flagsUser = flagsArith | flagDF | flagAC | flagID
+)
+
+// stop reasons, set by handlers; the block loop checks them after every
+// instruction.
+const (
+	stopFault = 1 << iota // c.exit holds a fault; RIP stays at the instruction
+	stopExit              // c.exit holds a syscall exit; handler set RIP
+	stopSMC               // the instruction wrote decoded code: end the block
+)
+
+// CPU is one interpreted x86-64 thread. It implements cpu.CPU.
+type CPU struct {
+	// regs is the register file Regs hands out; zero must follow it: g
+	// views both as one array, so that an absent base or index register of
+	// an address is slot 18, always zero.
+	regs cpu.Regs
+	zero uint64
+	g    *[19]uint64
+
+	// rip is the current instruction's address while running.
+	rip uint64
+	// flags holds RFLAGS; while lop is not lazyNone its arithmetic bits are
+	// stale and follow from the lazy state (flags.go).
+	flags             uint64
+	lop               uint8
+	lsz               uint8
+	lres, la, lb, lcf uint64
+	stop              uint8
+	exit              cpu.Exit
+	interrupted       atomic.Bool
+	xmm               [16][2]uint64
+	mxcsr             uint32
+	fpu               x87
+	e                 *Engine
+	as                *mmu.AddressSpace
+	root              uint64
+	mem               []byte
+	memBase           unsafe.Pointer
+	tlbGen            uint64
+	rtlb, wtlb        [tlbSize]tlbEntry
+	epoch             uint32
+	bcache            [blockCacheSize]*block
+	blocks            map[uint64]*block
+	code              []uint64 // one bit per frame holding decoded code
+	closed            bool
+	insnCount         uint64
+}
+
+// Regs implements cpu.CPU.
+func (c *CPU) Regs() *cpu.Regs { return &c.regs }
+
+// Interrupt implements cpu.CPU.
+func (c *CPU) Interrupt() { c.interrupted.Store(true) }
+
+// RestoreAll implements cpu.CPU. The interpreter always resumes with every
+// register as Regs holds it.
+func (c *CPU) RestoreAll() {}
+
+// Close implements cpu.CPU.
+func (c *CPU) Close() error {
+	if !c.closed {
+		c.closed = true
+		c.e.live.Add(-1)
+		c.blocks = nil
+		c.as = nil
+	}
+	return nil
+}
+
+// XMM returns SSE register n (0-15) as its low and high 64 bits.
+func (c *CPU) XMM(n int) (lo, hi uint64) { return c.xmm[n&15][0], c.xmm[n&15][1] }
+
+// SetXMM sets SSE register n.
+func (c *CPU) SetXMM(n int, lo, hi uint64) { c.xmm[n&15] = [2]uint64{lo, hi} }
+
+// Executed is the number of instructions the CPU has completed.
+func (c *CPU) Executed() uint64 { return c.insnCount }
+
+// Run implements cpu.CPU.
+func (c *CPU) Run() (ex cpu.Exit, err error) {
+	return c.execute(-1)
+}
+
+// Step executes exactly one instruction (or takes the trap it raises) and
+// returns what Run would have returned had it stopped there: ExitSyscall
+// or ExitFault for a trap, ExitInterrupted after an ordinary instruction.
+func (c *CPU) Step() (cpu.Exit, error) {
+	return c.execute(1)
+}
+
+// execute runs until a trap, or for limit instructions when limit > 0.
+func (c *CPU) execute(limit int) (ex cpu.Exit, err error) {
+	if c.closed {
+		return cpu.Exit{}, fmt.Errorf("interp: Run on a closed CPU")
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("interp: internal error at pc 0x%x: %v", c.rip, r)
+		}
+	}()
+	if c.interrupted.Swap(false) {
+		return cpu.Exit{Kind: cpu.ExitInterrupted}, nil
+	}
+	c.enter()
+	defer c.leave()
+	b := c.lookup(c.rip)
+	for {
+		if b == nil { // fetch fault or undecodable first instruction
+			return c.exit, nil
+		}
+		n := len(b.insts)
+		if limit > 0 && n > limit {
+			n = limit
+		}
+		done := c.runBlock(b, n)
+		if c.stop != 0 {
+			c.stop = 0
+			return c.exit, nil
+		}
+		if limit > 0 {
+			if limit -= done; limit <= 0 {
+				return cpu.Exit{Kind: cpu.ExitInterrupted}, nil
+			}
+		}
+		if c.interrupted.Load() {
+			c.interrupted.Store(false)
+			return cpu.Exit{Kind: cpu.ExitInterrupted}, nil
+		}
+		// The successor: one of the two blocks this one went to last,
+		// while they are valid in this epoch, or a lookup.
+		rip := c.rip
+		if nb := b.succ[0]; nb != nil && nb.va == rip && nb.epoch == c.epoch {
+			b = nb
+			continue
+		}
+		if nb := b.succ[1]; nb != nil && nb.va == rip && nb.epoch == c.epoch {
+			b = nb
+			continue
+		}
+		nb := c.lookup(rip)
+		if nb != nil {
+			b.succ[1] = b.succ[0]
+			b.succ[0] = nb
+		}
+		b = nb
+	}
+}
+
+// runBlock executes the first n instructions of b and returns how many
+// completed. It leaves c.rip at the next instruction to run.
+func (c *CPU) runBlock(b *block, n int) int {
+	insts := b.insts[:n]
+	for i := range insts {
+		in := &insts[i]
+		in.fn(c, in)
+		if c.stop != 0 {
+			switch {
+			case c.stop&stopFault != 0:
+				c.rip = in.pc
+				c.exit.Fault.PC = in.pc
+				c.insnCount += uint64(i)
+				return i
+			case c.stop&stopSMC != 0:
+				c.stop &^= stopSMC
+				if in.flow == 0 {
+					c.rip = in.next
+				}
+				c.insnCount += uint64(i + 1)
+				return i + 1
+			}
+			// A trap (syscall) is always the last instruction of a block.
+			c.insnCount += uint64(i + 1)
+			return i + 1
+		}
+	}
+	if last := &insts[len(insts)-1]; last.flow == 0 {
+		c.rip = last.next
+	}
+	c.insnCount += uint64(len(insts))
+	return len(insts)
+}
+
+// enter prepares a Run: the thread's RIP and RFLAGS come from Regs, and
+// every cached translation and decoded block must be checked again, since
+// the kernel may have changed memory and mappings meanwhile.
+func (c *CPU) enter() {
+	c.rip = c.regs.RIP
+	c.flags = c.regs.RFLAGS&flagsUser | flagsFixed
+	c.lop = lazyNone
+	c.stop = 0
+	c.flushTLB()
+	c.epoch++
+}
+
+// leave writes RIP and RFLAGS back to Regs.
+func (c *CPU) leave() {
+	c.regs.RIP = c.rip
+	c.regs.RFLAGS = c.getFlags()
+}
+
+// fault ends the current instruction with an exception.
+func (c *CPU) fault(vector uint8, code, addr uint64) {
+	c.exit = cpu.Exit{Kind: cpu.ExitFault, Fault: cpu.Fault{Vector: vector, ErrorCode: code, PC: c.curPC(), Addr: addr}}
+	c.stop |= stopFault
+}
+
+// curPC is the PC a fault is reported at: c.rip, the block start while
+// a block runs; runBlock corrects it to the faulting instruction.
+func (c *CPU) curPC() uint64 { return c.rip }
+
+// XSAVE standard-layout offsets.
+const (
+	xsFCW      = 0
+	xsFSW      = 2
+	xsFTW      = 4
+	xsFOP      = 6
+	xsMXCSR    = 24
+	xsMXCSRMsk = 28
+	xsST       = 32
+	xsXMM      = 160
+	xsHeader   = 512
+	xsSize     = 4096
+
+	mxcsrMask = 0xFFFF // the MXCSR bits the interpreter keeps (DAZ included)
+	initMXCSR = 0x1F80
+	initFCW   = 0x37F
+)
+
+// FPState implements cpu.CPU: the x87 and SSE state in the XSAVE standard
+// layout, with XSTATE_BV naming both components.
+func (c *CPU) FPState() ([]byte, error) {
+	b := make([]byte, xsSize)
+	c.fxsave(b)
+	binary.LittleEndian.PutUint64(b[xsHeader:], 3)
+	return b, nil
+}
+
+// SetFPState implements cpu.CPU. Components missing from XSTATE_BV take
+// their initial state, as XRSTOR gives them; MXCSR is always loaded.
+func (c *CPU) SetFPState(b []byte) error {
+	if b == nil {
+		return nil
+	}
+	if len(b) < xsHeader+64 {
+		return fmt.Errorf("FP state of %d bytes, want at least %d", len(b), xsHeader+64)
+	}
+	bv := binary.LittleEndian.Uint64(b[xsHeader:])
+	mx := binary.LittleEndian.Uint32(b[xsMXCSR:])
+	if mx&^mxcsrMask != 0 {
+		return fmt.Errorf("FP state with reserved MXCSR bits 0x%x", mx)
+	}
+	c.fxrstor(b)
+	if bv&1 == 0 {
+		c.fpu = x87{}
+		c.fpu.cw = initFCW
+	}
+	if bv&2 == 0 {
+		c.xmm = [16][2]uint64{}
+	}
+	return nil
+}
+
+func (c *CPU) resetFP() {
+	c.fpu = x87{cw: initFCW}
+	c.mxcsr = initMXCSR
+	c.xmm = [16][2]uint64{}
+}
+
+// fxsave writes the 512-byte legacy area.
+func (c *CPU) fxsave(b []byte) {
+	le := binary.LittleEndian
+	le.PutUint16(b[xsFCW:], c.fpu.cw)
+	le.PutUint16(b[xsFSW:], c.fpu.statusWord())
+	var ftw byte
+	for i := 0; i < 8; i++ {
+		if c.fpu.tags&(1<<i) != 0 {
+			ftw |= 1 << i
+		}
+	}
+	b[xsFTW] = ftw
+	b[5] = 0
+	le.PutUint16(b[xsFOP:], 0)
+	for i := 8; i < 24; i++ {
+		b[i] = 0
+	}
+	le.PutUint32(b[xsMXCSR:], c.mxcsr)
+	le.PutUint32(b[xsMXCSRMsk:], mxcsrMask)
+	for i := 0; i < 8; i++ {
+		r := c.fpu.st(i)
+		o := xsST + 16*i
+		le.PutUint64(b[o:], r.mant)
+		le.PutUint16(b[o+8:], r.se)
+		for j := o + 10; j < o+16; j++ {
+			b[j] = 0
+		}
+	}
+	for i := 0; i < 16; i++ {
+		le.PutUint64(b[xsXMM+16*i:], c.xmm[i][0])
+		le.PutUint64(b[xsXMM+16*i+8:], c.xmm[i][1])
+	}
+}
+
+// fxrstor loads the 512-byte legacy area.
+func (c *CPU) fxrstor(b []byte) {
+	le := binary.LittleEndian
+	c.fpu.cw = le.Uint16(b[xsFCW:])
+	sw := le.Uint16(b[xsFSW:])
+	c.fpu.top = uint8(sw>>11) & 7
+	c.fpu.sw = sw &^ (7 << 11)
+	ftw := b[xsFTW]
+	c.mxcsr = le.Uint32(b[xsMXCSR:]) & mxcsrMask
+	var tags uint8
+	for i := 0; i < 8; i++ {
+		if ftw&(1<<i) != 0 {
+			tags |= 1 << i
+		}
+	}
+	c.fpu.tags = tags
+	for i := 0; i < 8; i++ {
+		o := xsST + 16*i
+		c.fpu.setST(i, f80{mant: le.Uint64(b[o:]), se: le.Uint16(b[o+8:])})
+	}
+	for i := 0; i < 16; i++ {
+		c.xmm[i][0] = le.Uint64(b[xsXMM+16*i:])
+		c.xmm[i][1] = le.Uint64(b[xsXMM+16*i+8:])
+	}
+}
+
+var _ cpu.CPU = (*CPU)(nil)
+var _ cpu.Engine = (*Engine)(nil)

@@ -1,0 +1,806 @@
+package interp
+
+import (
+	"math"
+	"math/big"
+
+	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/aurora-vm/aurora-vm/cpu"
+)
+
+// The x87 FPU. Registers hold 80-bit extended values exactly (f80);
+// loads and stores convert exactly or round by the control word's
+// rounding mode, and arithmetic goes through math/big at the control
+// word's precision. Exceptions are not raised (the control word masks
+// them at start-up); the condition codes, the stack and the tag bits are
+// kept as the CPU keeps them. Transcendental instructions (FSIN, FPATAN,
+// F2XM1...) are not implemented and raise #UD.
+
+// f80 is an 80-bit extended-precision value: an explicit 64-bit
+// significand and the sign with the 15-bit biased exponent.
+type f80 struct {
+	mant uint64
+	se   uint16
+}
+
+type x87 struct {
+	regs [8]f80 // physical registers
+	top  uint8
+	tags uint8 // bit i set: physical register i holds a value
+	cw   uint16
+	sw   uint16 // status word without TOP
+}
+
+func (f *x87) st(i int) f80       { return f.regs[(int(f.top)+i)&7] }
+func (f *x87) setST(i int, v f80) { f.regs[(int(f.top)+i)&7] = v }
+func (f *x87) statusWord() uint16 { return f.sw&^(7<<11) | uint16(f.top)<<11 }
+func (f *x87) valid(i int) bool   { return f.tags&(1<<((int(f.top)+i)&7)) != 0 }
+func (f *x87) rc() uint32         { return uint32(f.cw>>10) & 3 }
+func (f *x87) setC(c3, c2, c1, c0 bool) {
+	f.sw &^= 1<<14 | 1<<10 | 1<<9 | 1<<8
+	if c3 {
+		f.sw |= 1 << 14
+	}
+	if c2 {
+		f.sw |= 1 << 10
+	}
+	if c1 {
+		f.sw |= 1 << 9
+	}
+	if c0 {
+		f.sw |= 1 << 8
+	}
+}
+
+func (f *x87) push(v f80) {
+	f.top = (f.top - 1) & 7
+	if f.tags&(1<<f.top) != 0 {
+		// Stack overflow, masked: the indefinite value, IE and SF set.
+		v = f80Indefinite
+		f.sw |= 1<<0 | 1<<6 | 1<<9
+	}
+	f.regs[f.top] = v
+	f.tags |= 1 << f.top
+}
+
+func (f *x87) pop() {
+	f.tags &^= 1 << f.top
+	f.top = (f.top + 1) & 7
+}
+
+var f80Indefinite = f80{mant: 0xC000_0000_0000_0000, se: 0xFFFF}
+
+const f80Bias = 16383
+
+func (v f80) neg() bool   { return v.se&0x8000 != 0 }
+func (v f80) exp() int    { return int(v.se & 0x7FFF) }
+func (v f80) isNaN() bool { return v.exp() == 0x7FFF && v.mant<<1 != 0 }
+func (v f80) isInf() bool { return v.exp() == 0x7FFF && v.mant<<1 == 0 }
+func (v f80) isZero() bool {
+	return v.mant == 0 && v.exp() != 0x7FFF
+}
+
+// f80FromFloat64 converts exactly.
+func f80FromFloat64(f float64) f80 {
+	b := math.Float64bits(f)
+	sign := uint16(b>>63) << 15
+	e := int(b >> 52 & 0x7FF)
+	m := b & (1<<52 - 1)
+	switch {
+	case e == 0x7FF:
+		return f80{mant: 1<<63 | m<<11, se: sign | 0x7FFF}
+	case e == 0 && m == 0:
+		return f80{se: sign}
+	case e == 0:
+		// Denormal: normalise.
+		shift := 63 - bitLen(m) + 1
+		return f80{mant: m << uint(shift), se: sign | uint16(1-1023+f80Bias-(shift-11))}
+	}
+	return f80{mant: 1<<63 | m<<11, se: sign | uint16(e-1023+f80Bias)}
+}
+
+func bitLen(m uint64) int {
+	n := 0
+	for m != 0 {
+		n++
+		m >>= 1
+	}
+	return n
+}
+
+func f80FromFloat32(f float32) f80 {
+	if f != f {
+		b := math.Float32bits(f)
+		return f80{mant: 1<<63 | uint64(b&0x7F_FFFF)<<40, se: uint16(b>>31)<<15 | 0x7FFF}
+	}
+	return f80FromFloat64(float64(f))
+}
+
+// toBig converts a finite value exactly.
+func (v f80) toBig() *big.Float {
+	z := new(big.Float).SetPrec(64).SetUint64(v.mant)
+	e := v.exp()
+	if e == 0 {
+		e = 1 // denormals
+	}
+	z.SetMantExp(z, e-f80Bias-63)
+	if v.neg() {
+		z.Neg(z)
+	}
+	return z
+}
+
+// f80FromBig rounds z to 64 bits in mode rc. Results beyond the
+// exponent range become infinities or zeros (denormal results are
+// flushed; the test programs never make them).
+func f80FromBig(z *big.Float, rc uint32, prec uint) f80 {
+	var sign uint16
+	if z.Signbit() {
+		sign = 0x8000
+	}
+	if z.IsInf() {
+		return f80{mant: 1 << 63, se: sign | 0x7FFF}
+	}
+	if z.Sign() == 0 {
+		return f80{se: sign}
+	}
+	r := new(big.Float).SetMode(bigModes[rc]).SetPrec(prec)
+	r.Set(z)
+	mant := new(big.Float)
+	e := r.MantExp(mant) // r = mant * 2^e, 0.5 <= |mant| < 1
+	mant.Abs(mant)
+	mant.SetMantExp(mant, 64)
+	m, _ := mant.Uint64()
+	be := e - 1 + f80Bias
+	if be >= 0x7FFF {
+		if rc == 3 || rc == 1 && sign == 0 || rc == 2 && sign != 0 {
+			return f80{mant: ^uint64(0) << (64 - prec), se: sign | 0x7FFE}
+		}
+		return f80{mant: 1 << 63, se: sign | 0x7FFF}
+	}
+	if be <= 0 {
+		return f80{se: sign}
+	}
+	return f80{mant: m, se: sign | uint16(be)}
+}
+
+// toFloat64 rounds to double precision in mode rc.
+func (v f80) toFloat64(rc uint32) float64 {
+	switch {
+	case v.isNaN():
+		return math.Float64frombits(uint64(v.se>>15)<<63 | 0x7FF8_0000_0000_0000 | v.mant<<2>>13)
+	case v.isInf():
+		return math.Inf(1 - 2*int(v.se>>15))
+	case v.isZero():
+		if v.neg() {
+			return math.Copysign(0, -1)
+		}
+		return 0
+	}
+	return math.Float64frombits(roundBig64(v.toBig(), rc))
+}
+
+func (v f80) toFloat32(rc uint32) float32 {
+	switch {
+	case v.isNaN():
+		return math.Float32frombits(uint32(v.se>>15)<<31 | 0x7FC0_0000 | uint32(v.mant<<2>>42))
+	case v.isInf():
+		return float32(math.Inf(1 - 2*int(v.se>>15)))
+	case v.isZero():
+		if v.neg() {
+			return float32(math.Copysign(0, -1))
+		}
+		return 0
+	}
+	return math.Float32frombits(roundBig32(v.toBig(), rc))
+}
+
+// toInt rounds to an integer of size bytes in mode rc, or the integer
+// indefinite value.
+func (v f80) toInt(rc uint32, size uint8) uint64 {
+	indef := uint64(1) << (uint(size)*8 - 1)
+	if v.isNaN() || v.isInf() {
+		return indef
+	}
+	if v.isZero() {
+		return 0
+	}
+	z := v.toBig()
+	var i *big.Int
+	switch rc {
+	case 0:
+		// Round half to even.
+		fl, _ := new(big.Float).SetPrec(200).Set(z).Int(nil)
+		frac := new(big.Float).SetPrec(200).Sub(z, new(big.Float).SetInt(fl))
+		if z.Sign() < 0 {
+			// Int truncates toward zero; work on the floor.
+			if frac.Sign() < 0 {
+				fl.Sub(fl, big.NewInt(1))
+				frac.Add(frac, big.NewFloat(1))
+			}
+		}
+		switch frac.Cmp(big.NewFloat(0.5)) {
+		case 1:
+			fl.Add(fl, big.NewInt(1))
+		case 0:
+			if fl.Bit(0) == 1 {
+				fl.Add(fl, big.NewInt(1))
+			}
+		}
+		i = fl
+	default:
+		t, _ := z.Int(nil) // toward zero
+		back := new(big.Float).SetInt(t)
+		if c := z.Cmp(back); c != 0 {
+			if rc == 1 && c < 0 {
+				t.Sub(t, big.NewInt(1))
+			}
+			if rc == 2 && c > 0 {
+				t.Add(t, big.NewInt(1))
+			}
+		}
+		i = t
+	}
+	lim := new(big.Int).Lsh(big.NewInt(1), uint(size)*8-1)
+	if i.Cmp(lim) >= 0 || i.Cmp(new(big.Int).Neg(lim)) < 0 {
+		return indef
+	}
+	return uint64(i.Int64()) & sizeMask[size]
+}
+
+// prec is the significand precision the control word selects.
+func (f *x87) prec() uint {
+	switch f.cw >> 8 & 3 {
+	case 0:
+		return 24
+	case 2:
+		return 53
+	}
+	return 64
+}
+
+// Arithmetic operations.
+const (
+	xAdd = iota
+	xMul
+	xCom
+	xComp
+	xSub
+	xSubr
+	xDiv
+	xDivr
+)
+
+// arith computes a op b (the order already resolved for SUBR/DIVR).
+func (f *x87) arith(op int, a, b f80) f80 {
+	if a.isNaN() || b.isNaN() {
+		q := a
+		if !a.isNaN() || b.isNaN() && b.mant&^(1<<62) > a.mant&^(1<<62) {
+			q = b
+		}
+		q.mant |= 1 << 62
+		return q
+	}
+	za, zb := specialBig(a), specialBig(b)
+	z := new(big.Float).SetPrec(256)
+	invalid := false
+	switch op {
+	case xAdd:
+		if za.IsInf() && zb.IsInf() && za.Signbit() != zb.Signbit() {
+			invalid = true
+		} else {
+			z.Add(za, zb)
+		}
+	case xSub:
+		if za.IsInf() && zb.IsInf() && za.Signbit() == zb.Signbit() {
+			invalid = true
+		} else {
+			z.Sub(za, zb)
+		}
+	case xMul:
+		if za.IsInf() && zb.Sign() == 0 || zb.IsInf() && za.Sign() == 0 {
+			invalid = true
+		} else {
+			z.Mul(za, zb)
+		}
+	case xDiv:
+		switch {
+		case za.IsInf() && zb.IsInf(), za.Sign() == 0 && zb.Sign() == 0:
+			invalid = true
+		case zb.Sign() == 0:
+			f.sw |= 1 << 2 // ZE
+			z.SetInf(za.Signbit() != zb.Signbit())
+		default:
+			z.Quo(za, zb)
+		}
+	}
+	if invalid {
+		f.sw |= 1
+		return f80Indefinite
+	}
+	if z.Sign() == 0 && !z.IsInf() {
+		// Exact zero: its sign follows IEEE rules.
+		neg := false
+		switch op {
+		case xAdd:
+			neg = a.neg() && b.neg() || f.rc() == 1 && a.neg() != b.neg()
+		case xSub:
+			neg = a.neg() && !b.neg() || f.rc() == 1 && a.neg() == b.neg()
+		default:
+			neg = a.neg() != b.neg()
+		}
+		if neg {
+			return f80{se: 0x8000}
+		}
+		return f80{}
+	}
+	return f80FromBig(z, f.rc(), f.prec())
+}
+
+func specialBig(v f80) *big.Float {
+	if v.isInf() {
+		return new(big.Float).SetInf(v.neg())
+	}
+	if v.isZero() {
+		z := new(big.Float)
+		if v.neg() {
+			z.Neg(z)
+		}
+		return z
+	}
+	return v.toBig()
+}
+
+// compare returns -1, 0, 1, or 2 for unordered.
+func compare80(a, b f80) int {
+	if a.isNaN() || b.isNaN() {
+		return 2
+	}
+	return specialBig(a).Cmp(specialBig(b))
+}
+
+// x87Escape returns the index of the D8-DF escape byte after the
+// prefixes, or -1 when the instruction is not an x87 one.
+func x87Escape(raw []byte) int {
+	for i, b := range raw {
+		switch {
+		case b == 0x66 || b == 0x67 || b == 0xF2 || b == 0xF3 || b == 0x2E || b == 0x3E ||
+			b == 0x26 || b == 0x36 || b == 0x64 || b == 0x65 || b == 0xF0:
+			continue
+		case b >= 0x40 && b <= 0x4F:
+			continue
+		case b >= 0xD8 && b <= 0xDF:
+			if i+1 < len(raw) {
+				return i
+			}
+		}
+		return -1
+	}
+	return -1
+}
+
+func convertX87(in *inst, x *x86asm.Inst, raw []byte) error {
+	i := x87Escape(raw)
+	in.x87op = [2]byte{raw[i], raw[i+1]}
+	in.fn = opX87
+	in.ops = [3]operand{}
+	if raw[i+1] < 0xC0 {
+		found := false
+		for _, a := range x.Args {
+			if m, ok := a.(x86asm.Mem); ok {
+				o, err := convOperand(m, in.next, x.AddrSize)
+				if err != nil {
+					return err
+				}
+				in.ops[0] = o
+				found = true
+			}
+		}
+		if !found {
+			return errUnsupported("x87 memory operand")
+		}
+	}
+	if x.Op == x86asm.FWAIT {
+		in.fn = opNop
+	}
+	return nil
+}
+
+// opX87 executes an x87 instruction from its escape byte and ModRM.
+func opX87(c *CPU, in *inst) {
+	f := &c.fpu
+	esc, modrm := in.x87op[0], in.x87op[1]
+	reg := int(modrm >> 3 & 7)
+	if modrm < 0xC0 {
+		c.x87Mem(in, esc, reg)
+		return
+	}
+	i := int(modrm & 7)
+	switch esc {
+	case 0xD8, 0xDC:
+		op := reg
+		if op == xCom || op == xComp {
+			c.x87Compare(f.st(0), f.st(i), op == xComp, false)
+			return
+		}
+		if esc == 0xD8 {
+			f.setST(0, f.binop(op, f.st(0), f.st(i)))
+			return
+		}
+		// DC: ST(i) = ST(i) op ST(0), with SUB/SUBR and DIV/DIVR swapped
+		// in the encoding.
+		switch op {
+		case xSub:
+			op = xSubr
+		case xSubr:
+			op = xSub
+		case xDiv:
+			op = xDivr
+		case xDivr:
+			op = xDiv
+		}
+		f.setST(i, f.binop(op, f.st(i), f.st(0)))
+	case 0xDE:
+		switch {
+		case reg == xComp && i == 1: // FCOMPP
+			c.x87Compare(f.st(0), f.st(1), true, false)
+			f.pop()
+			return
+		case reg == xCom || reg == xComp:
+			c.fault(cpu.VecInvalidOp, 0, 0)
+			return
+		}
+		op := reg
+		switch op {
+		case xSub:
+			op = xSubr
+		case xSubr:
+			op = xSub
+		case xDiv:
+			op = xDivr
+		case xDivr:
+			op = xDiv
+		}
+		f.setST(i, f.binop(op, f.st(i), f.st(0)))
+		f.pop()
+	case 0xD9:
+		switch {
+		case reg == 0: // FLD ST(i)
+			f.push(f.st(i))
+		case reg == 1: // FXCH
+			a, b := f.st(0), f.st(i)
+			f.setST(0, b)
+			f.setST(i, a)
+			f.setC(false, false, false, false)
+		case modrm == 0xD0: // FNOP
+		case modrm == 0xE0:
+			v := f.st(0)
+			v.se ^= 0x8000
+			f.setST(0, v)
+		case modrm == 0xE1:
+			v := f.st(0)
+			v.se &^= 0x8000
+			f.setST(0, v)
+		case modrm == 0xE4: // FTST
+			c.x87Compare(f.st(0), f80{}, false, false)
+		case modrm == 0xE5: // FXAM
+			v := f.st(0)
+			sign := v.neg()
+			switch {
+			case !f.valid(0):
+				f.setC(true, false, sign, true)
+			case v.isNaN():
+				f.setC(false, false, sign, true)
+			case v.isInf():
+				f.setC(false, true, sign, true)
+			case v.isZero():
+				f.setC(true, false, sign, false)
+			case v.exp() == 0:
+				f.setC(true, true, sign, false)
+			default:
+				f.setC(false, true, sign, false)
+			}
+		case modrm >= 0xE8 && modrm <= 0xEE:
+			f.push(x87Constant(modrm))
+		case modrm == 0xF6:
+			f.top = (f.top - 1) & 7
+		case modrm == 0xF7:
+			f.top = (f.top + 1) & 7
+		case modrm == 0xFA: // FSQRT
+			v := f.st(0)
+			switch {
+			case v.isNaN():
+				v.mant |= 1 << 62
+			case v.isZero() || v.isInf() && !v.neg():
+			case v.neg():
+				f.sw |= 1
+				v = f80Indefinite
+			default:
+				z := new(big.Float).SetPrec(256).Sqrt(v.toBig().SetPrec(256))
+				v = f80FromBig(z, f.rc(), f.prec())
+			}
+			f.setST(0, v)
+		case modrm == 0xFC: // FRNDINT
+			v := f.st(0)
+			if !v.isNaN() && !v.isInf() && !v.isZero() && v.exp() < f80Bias+63 {
+				n := v.toInt(f.rc(), 8)
+				r := f80FromBig(new(big.Float).SetInt64(int64(n)), 0, 64)
+				if r.isZero() && v.neg() {
+					r.se |= 0x8000
+				}
+				v = r
+			}
+			f.setST(0, v)
+		case modrm == 0xFD: // FSCALE
+			v, s := f.st(0), f.st(1)
+			if !v.isNaN() && !v.isInf() && !v.isZero() && !s.isNaN() && !s.isInf() {
+				n := int64(s.toInt(3, 8))
+				if n > 1<<20 {
+					n = 1 << 20
+				} else if n < -(1 << 20) {
+					n = -(1 << 20)
+				}
+				z := v.toBig()
+				z.SetMantExp(z, int(n))
+				v = f80FromBig(z, f.rc(), 64)
+			}
+			f.setST(0, v)
+		default:
+			c.fault(cpu.VecInvalidOp, 0, 0)
+		}
+	case 0xDA:
+		switch {
+		case modrm == 0xE9: // FUCOMPP
+			c.x87Compare(f.st(0), f.st(1), true, false)
+			f.pop()
+		case reg < 4:
+			conds := [4]uint8{ccB, ccE, ccBE, ccP}
+			if c.cond(conds[reg]) {
+				f.setST(0, f.st(i))
+			}
+		default:
+			c.fault(cpu.VecInvalidOp, 0, 0)
+		}
+	case 0xDB:
+		switch {
+		case reg < 4:
+			conds := [4]uint8{ccAE, ccNE, ccA, ccNP}
+			if c.cond(conds[reg]) {
+				f.setST(0, f.st(i))
+			}
+		case modrm == 0xE2: // FNCLEX
+			f.sw &^= 0x80FF
+		case modrm == 0xE3: // FNINIT
+			*f = x87{cw: initFCW}
+		case reg == 5 || reg == 6: // FUCOMI, FCOMI
+			c.x87Compare(f.st(0), f.st(i), false, true)
+		default:
+			c.fault(cpu.VecInvalidOp, 0, 0)
+		}
+	case 0xDD:
+		switch reg {
+		case 0: // FFREE
+			f.tags &^= 1 << ((int(f.top) + i) & 7)
+		case 2: // FST ST(i)
+			f.setST(i, f.st(0))
+		case 3: // FSTP ST(i)
+			f.setST(i, f.st(0))
+			f.pop()
+		case 4: // FUCOM
+			c.x87Compare(f.st(0), f.st(i), false, false)
+		case 5: // FUCOMP
+			c.x87Compare(f.st(0), f.st(i), true, false)
+		default:
+			c.fault(cpu.VecInvalidOp, 0, 0)
+		}
+	case 0xDF:
+		switch {
+		case modrm == 0xE0: // FNSTSW AX
+			c.g[rAX] = c.g[rAX]&^0xFFFF | uint64(f.statusWord())
+		case reg == 5 || reg == 6: // FUCOMIP, FCOMIP
+			c.x87Compare(f.st(0), f.st(i), true, true)
+		default:
+			c.fault(cpu.VecInvalidOp, 0, 0)
+		}
+	}
+}
+
+func (f *x87) binop(op int, a, b f80) f80 {
+	switch op {
+	case xSubr:
+		return f.arith(xSub, b, a)
+	case xDivr:
+		return f.arith(xDiv, b, a)
+	}
+	return f.arith(op, a, b)
+}
+
+// x87Compare compares a with b, setting C3 C2 C0 (or, for FCOMI, ZF PF
+// CF), and pops when pop is set.
+func (c *CPU) x87Compare(a, b f80, pop, eflags bool) {
+	f := &c.fpu
+	r := compare80(a, b)
+	lt, eq, un := r == -1, r == 0, r == 2
+	if eflags {
+		var fl uint64
+		switch {
+		case un:
+			fl = flagZF | flagPF | flagCF
+		case lt:
+			fl = flagCF
+		case eq:
+			fl = flagZF
+		}
+		c.setArith(fl)
+		f.sw &^= 1 << 9
+	} else {
+		f.setC(eq || un, un, false, lt || un)
+	}
+	if pop {
+		f.pop()
+	}
+}
+
+// x87Constant is the value FLD1, FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2
+// or FLDZ loads: the 64-bit significands of the CPU's constants, rounded
+// to nearest (the control word's directed modes are not applied to them).
+func x87Constant(modrm byte) f80 {
+	switch modrm {
+	case 0xE8:
+		return f80{mant: 1 << 63, se: f80Bias}
+	case 0xE9: // log2(10)
+		return f80{mant: 0xD49A_784B_CD1B_8AFE, se: f80Bias + 1}
+	case 0xEA: // log2(e)
+		return f80{mant: 0xB8AA_3B29_5C17_F0BC, se: f80Bias}
+	case 0xEB: // pi
+		return f80{mant: 0xC90F_DAA2_2168_C235, se: f80Bias + 1}
+	case 0xEC: // log10(2)
+		return f80{mant: 0x9A20_9A84_FBCF_F799, se: f80Bias - 2}
+	case 0xED: // ln(2)
+		return f80{mant: 0xB172_17F7_D1CF_79AC, se: f80Bias - 1}
+	}
+	return f80{}
+}
+
+// x87Mem executes the memory forms.
+func (c *CPU) x87Mem(in *inst, esc byte, reg int) {
+	f := &c.fpu
+	a := c.ea(&in.ops[0])
+	switch esc {
+	case 0xD8, 0xDC, 0xDA, 0xDE:
+		var v f80
+		switch esc {
+		case 0xD8:
+			x, ok := c.rd32(a)
+			if !ok {
+				return
+			}
+			v = f80FromFloat32(math.Float32frombits(uint32(x)))
+		case 0xDC:
+			x, ok := c.rd64(a)
+			if !ok {
+				return
+			}
+			v = f80FromFloat64(math.Float64frombits(x))
+		case 0xDA:
+			x, ok := c.rd32(a)
+			if !ok {
+				return
+			}
+			v = f80FromBig(new(big.Float).SetInt64(int64(int32(x))), 0, 64)
+		case 0xDE:
+			x, ok := c.rd16(a)
+			if !ok {
+				return
+			}
+			v = f80FromBig(new(big.Float).SetInt64(int64(int16(x))), 0, 64)
+		}
+		if reg == xCom || reg == xComp {
+			c.x87Compare(f.st(0), v, reg == xComp, false)
+			return
+		}
+		f.setST(0, f.binop(reg, f.st(0), v))
+	case 0xD9:
+		switch reg {
+		case 0:
+			x, ok := c.rd32(a)
+			if ok {
+				f.push(f80FromFloat32(math.Float32frombits(uint32(x))))
+			}
+		case 2, 3:
+			if c.wr32(a, uint64(math.Float32bits(f.st(0).toFloat32(f.rc())))) && reg == 3 {
+				f.pop()
+			}
+		case 5: // FLDCW
+			x, ok := c.rd16(a)
+			if ok {
+				f.cw = uint16(x) | 0x40
+			}
+		case 7: // FNSTCW
+			c.wr16(a, uint64(f.cw))
+		default: // FLDENV, FNSTENV
+			c.fault(cpu.VecInvalidOp, 0, 0)
+		}
+	case 0xDB:
+		switch reg {
+		case 0:
+			x, ok := c.rd32(a)
+			if ok {
+				f.push(f80FromBig(new(big.Float).SetInt64(int64(int32(x))), 0, 64))
+			}
+		case 1, 2, 3:
+			rc := f.rc()
+			if reg == 1 {
+				rc = 3
+			}
+			if c.wr32(a, f.st(0).toInt(rc, 4)) && reg != 2 {
+				f.pop()
+			}
+		case 5:
+			var b [10]byte
+			if c.rdBytes(a, b[:]) {
+				f.push(f80{mant: le64(b[:8]), se: uint16(b[8]) | uint16(b[9])<<8})
+			}
+		case 7:
+			v := f.st(0)
+			var b [10]byte
+			for k := 0; k < 8; k++ {
+				b[k] = byte(v.mant >> (8 * k))
+			}
+			b[8], b[9] = byte(v.se), byte(v.se>>8)
+			if c.wrBytes(a, b[:]) {
+				f.pop()
+			}
+		default:
+			c.fault(cpu.VecInvalidOp, 0, 0)
+		}
+	case 0xDD:
+		switch reg {
+		case 0:
+			x, ok := c.rd64(a)
+			if ok {
+				f.push(f80FromFloat64(math.Float64frombits(x)))
+			}
+		case 1:
+			if c.wr64(a, f.st(0).toInt(3, 8)) {
+				f.pop()
+			}
+		case 2, 3:
+			if c.wr64(a, math.Float64bits(f.st(0).toFloat64(f.rc()))) && reg == 3 {
+				f.pop()
+			}
+		case 7: // FNSTSW m16
+			c.wr16(a, uint64(f.statusWord()))
+		default: // FRSTOR, FNSAVE
+			c.fault(cpu.VecInvalidOp, 0, 0)
+		}
+	case 0xDF:
+		switch reg {
+		case 0:
+			x, ok := c.rd16(a)
+			if ok {
+				f.push(f80FromBig(new(big.Float).SetInt64(int64(int16(x))), 0, 64))
+			}
+		case 1, 2, 3:
+			rc := f.rc()
+			if reg == 1 {
+				rc = 3
+			}
+			if c.wr16(a, f.st(0).toInt(rc, 2)) && reg != 2 {
+				f.pop()
+			}
+		case 5:
+			x, ok := c.rd64(a)
+			if ok {
+				f.push(f80FromBig(new(big.Float).SetInt64(int64(x)), 0, 64))
+			}
+		case 7:
+			if c.wr64(a, f.st(0).toInt(f.rc(), 8)) {
+				f.pop()
+			}
+		default: // FBLD, FBSTP
+			c.fault(cpu.VecInvalidOp, 0, 0)
+		}
+	}
+}
