@@ -19,7 +19,6 @@ import (
 
 	gvlog "gvisor.dev/gvisor/pkg/log"
 	"gvisor.dev/gvisor/pkg/tcpip"
-	"github.com/aurora-vm/aurora-vm/devices/virtio-net/dbgtmp"
 	"gvisor.dev/gvisor/pkg/tcpip/link/loopback"
 	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
@@ -78,7 +77,7 @@ func New() (*Stack, error) {
 	silenceOnce.Do(func() { gvlog.SetTarget(quietLog{}) })
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
-		TransportProtocols: []stack.TransportProtocolFactory{dbgtmp.Probe("GUEST"), udp.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol},
 		HandleLocal:        true,
 	})
 	tuneTCP(s)
