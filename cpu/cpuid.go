@@ -10,6 +10,7 @@ const (
 	// Leaf 1, EDX.
 	FeatFPU   = 1 << 0
 	FeatTSC   = 1 << 4
+	FeatPAE   = 1 << 6
 	FeatCX8   = 1 << 8
 	FeatCMOV  = 1 << 15
 	FeatCLFSH = 1 << 19
@@ -31,7 +32,10 @@ const (
 // Feature words of the table, as masks an engine can apply to the
 // CPUID its hardware would report.
 const (
-	Leaf1EDX        = FeatFPU | FeatTSC | FeatCX8 | FeatCMOV | FeatCLFSH | FeatFXSR | FeatSSE | FeatSSE2
+	// PAE describes the paging every engine does (long mode needs it, and
+	// KVM refuses CR4.PAE to a guest whose CPUID lacks it); user code can
+	// neither use nor miss it.
+	Leaf1EDX        = FeatFPU | FeatTSC | FeatPAE | FeatCX8 | FeatCMOV | FeatCLFSH | FeatFXSR | FeatSSE | FeatSSE2
 	Leaf1ECX        = FeatCX16 | FeatPOPCNT
 	Leaf80000001ECX = FeatLAHF | FeatLZCNT
 	Leaf80000001EDX = FeatSYSCALL | FeatNX | FeatLM
@@ -41,6 +45,17 @@ const (
 var cpuidVendor = [3]uint32{0x6f727541, 0x4d566172, 0x36387820}
 
 var cpuidBrand = "Aurora VM x86-64 CPU"
+
+// CPUIDLeaves lists the leaves CPUID reports something for, for an engine
+// that has to load the whole table into a CPU (KVM); every other leaf
+// reads as zeros.
+func CPUIDLeaves() []uint32 {
+	leaves := []uint32{0, 1, 2, 3, 4, 5, 6, 7}
+	for l := uint32(0x8000_0000); l <= 0x8000_0008; l++ {
+		leaves = append(leaves, l)
+	}
+	return leaves
+}
 
 // CPUID returns the registers CPUID gives for a leaf and subleaf.
 // Leaves beyond the highest ones report zeros, as CPUs without them do.

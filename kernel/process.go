@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -222,6 +223,9 @@ func (p *Process) fault(c cpu.CPU, f cpu.Fault) {
 // mapping whose permissions refused the access.
 func (p *Process) explain(f cpu.Fault) string {
 	line := f.String()
+	if f.Vector == cpu.VecInvalidOp {
+		return line + p.codeBytes(f.PC)
+	}
 	if f.Vector != cpu.VecPageFault {
 		return line
 	}
@@ -235,6 +239,25 @@ func (p *Process) explain(f cpu.Fault) string {
 		return fmt.Sprintf("%s (stack overflow: the stack is %d MiB)", line, StackSize>>20)
 	}
 	return line
+}
+
+// codeBytes shows the bytes at pc, so that an instruction an engine does
+// not know can be looked up: " (bytes 0f 0b ...)", up to the longest x86
+// instruction or the first byte that cannot be read.
+func (p *Process) codeBytes(pc uint64) string {
+	var b strings.Builder
+	var one [1]byte
+	for i := uint64(0); i < 15 && p.as.ReadAt(one[:], pc+i) == nil; i++ {
+		if i == 8 {
+			b.WriteString(" ...")
+			break
+		}
+		fmt.Fprintf(&b, " %02x", one[0])
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return " (bytes" + b.String() + ")"
 }
 
 // nullGuard is how far above address 0 an access still counts as through

@@ -162,10 +162,7 @@ func (e *Engine) init() error {
 	}
 	e.runSize = int(size)
 
-	e.cpuid = &gokvm.CPUID{Nent: 100, Entries: make([]gokvm.CPUIDEntry2, 100)}
-	if err := gokvm.GetSupportedCPUID(kvmFd, e.cpuid); err != nil {
-		return fmt.Errorf("KVM_GET_SUPPORTED_CPUID: %w", err)
-	}
+	e.cpuid = guestCPUID()
 	e.xcr0 = userXCR0(e.cpuid)
 	if have, err := gokvm.CheckExtension(kvmFd, capXSAVE); err == nil && have != 0 {
 		size, err := gokvm.CheckExtension(kvmFd, capXSAVE2)

@@ -30,7 +30,6 @@ const (
 	MaxSize = 256
 )
 
-
 // message is one queued message, held in place so that queueing one
 // allocates nothing.
 type message struct {
