@@ -36,6 +36,8 @@ const (
 	ExitFault
 	// ExitInterrupted: Interrupt was called.
 	ExitInterrupted
+	// ExitStep: Stepper.Step executed one instruction that raised no trap.
+	ExitStep
 )
 
 // Exit is the result of one Run.
@@ -164,6 +166,17 @@ type Engine interface {
 	NewCPU(as *mmu.AddressSpace) (CPU, error)
 	// Close releases the engine. Every CPU must be closed first.
 	Close() error
+}
+
+// Stepper is a CPU that can also execute a single instruction, for
+// comparing engines instruction by instruction (see cpu/lockstep).
+type Stepper interface {
+	CPU
+	// Step executes one instruction of the guest thread. It returns
+	// ExitStep, or the trap the instruction raised as Run would have
+	// reported it (a syscall or fault counts as the instruction that
+	// raised it; the next Step starts where the thread resumes).
+	Step() (Exit, error)
 }
 
 // CPU is one virtual processor running one guest thread.
