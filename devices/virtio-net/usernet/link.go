@@ -8,6 +8,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"github.com/aurora-vm/aurora-vm/devices/virtio-net/tcpnorm"
 )
 
 // stallWait is how long the guest may take no frame at all, while the
@@ -33,6 +35,9 @@ const stallWait = 100 * time.Millisecond
 type link struct {
 	*channel.Endpoint // dispatch to the stack, MTU, MAC, capabilities
 
+	// norm sees every TCP segment crossing the link, and mends the ones
+	// from the guest that the stack would mishandle (see tcpnorm).
+	norm     *tcpnorm.Normaliser
 	q        chan *stack.PacketBuffer
 	done     chan struct{}
 	progress atomic.Int64 // unix nanoseconds when the queue last had room or lost a frame to Receive
@@ -42,6 +47,7 @@ type link struct {
 func newLink(size int, mtu uint32, mac tcpip.LinkAddress) *link {
 	l := &link{
 		Endpoint: channel.New(0, mtu, mac),
+		norm:     tcpnorm.New(),
 		q:        make(chan *stack.PacketBuffer, size),
 		done:     make(chan struct{}),
 	}
@@ -51,6 +57,11 @@ func newLink(size int, mtu uint32, mac tcpip.LinkAddress) *link {
 
 // WritePackets queues frames for the guest; it reports how many it took.
 func (l *link) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	// The stack's receiver goes by what it advertised, whether or not
+	// the frame then finds room: note every segment first.
+	for _, pkt := range pkts.AsSlice() {
+		l.norm.Outbound(pkt)
+	}
 	n := 0
 	for _, pkt := range pkts.AsSlice() {
 		select {

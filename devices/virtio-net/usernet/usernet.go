@@ -435,10 +435,21 @@ func (b *Backend) Send(hdr virtionet.NetHdr, frame []byte) error {
 	if hdr.Flags&(virtionet.NetHdrFNeedsCsum|virtionet.NetHdrFDataValid) == 0 && !checksumsValid(frame) {
 		return nil
 	}
-	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
+	// Normalised in the stack's own copy: frame is the device's.
+	data := buffer.MakeWithData(frame)
+	views := data.AsViewList()
+	if ack := b.link.norm.Inbound(views.Front().AsSlice(), hdr.Flags&virtionet.NetHdrFNeedsCsum != 0); ack != nil {
+		b.inject(buffer.MakeWithData(ack))
+	}
+	b.inject(data)
+	return nil
+}
+
+// inject hands a frame to the backend's stack, which takes data.
+func (b *Backend) inject(data buffer.Buffer) {
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: data})
 	b.link.InjectInbound(0, pkt) // the Ethernet layer reads the type from the frame
 	pkt.DecRef()
-	return nil
 }
 
 // Receive blocks until the backend's stack sends a frame toward the guest

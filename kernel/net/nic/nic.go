@@ -16,6 +16,10 @@
 // empty (the NAPI way: one interrupt per burst, not per frame). The
 // driver has no goroutine of its own: the handler runs in the goroutine
 // that raised the interrupt, as an interrupt runs on whatever CPU it hits.
+//
+// Every TCP segment crossing the driver is shown to a tcpnorm.Normaliser,
+// which mends the inbound ones whose window handling would stall the
+// stack's connections when frames are lost or reordered.
 package nic
 
 import (
@@ -30,6 +34,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
 	virtionet "github.com/aurora-vm/aurora-vm/devices/virtio-net"
+	"github.com/aurora-vm/aurora-vm/devices/virtio-net/tcpnorm"
 	"github.com/aurora-vm/aurora-vm/devices/virtio-net/virtq"
 )
 
@@ -104,6 +109,9 @@ type Endpoint struct {
 	tso      bool     // the stack hands over large TCP segments
 	frames   []uint64 // every frame the driver allocated, for Close
 	huge     []uint64 // and every huge page
+	// norm sees every TCP segment crossing the driver, and mends the
+	// inbound ones the stack would mishandle (see tcpnorm).
+	norm *tcpnorm.Normaliser
 
 	tx struct {
 		mu     sync.Mutex
@@ -154,7 +162,7 @@ var (
 // DRIVER_OK. The endpoint is then ready for Stack.AttachNIC. Setup
 // happens here rather than in Attach because Attach cannot fail.
 func New(mem Memory, dev Device, o Options) (*Endpoint, error) {
-	e := &Endpoint{dev: dev, mem: mem}
+	e := &Endpoint{dev: dev, mem: mem, norm: tcpnorm.New()}
 	if err := e.probe(o); err != nil {
 		dev.Reset()
 		e.freeMemory()
@@ -382,6 +390,11 @@ func (e *Endpoint) Stats() Stats {
 // When every buffer is in flight the rest are dropped, as a full queue
 // drops; TCP sends them again.
 func (e *Endpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	// The stack's receiver goes by what it advertised, whether or not
+	// the frame then finds a buffer: note every segment first.
+	for _, pkt := range pkts.AsSlice() {
+		e.norm.Outbound(pkt)
+	}
 	t := &e.tx
 	t.mu.Lock()
 	if t.closed {

@@ -121,9 +121,19 @@ func (e *Endpoint) deliver(d stack.NetworkDispatcher, frame buffer.Buffer) {
 		return
 	}
 	e.st.rxFrames.Add(1)
+	// Checksums are complete by now; the headers are in the first view.
+	views := frame.AsViewList()
+	if ack := e.norm.Inbound(views.Front().AsSlice(), false); ack != nil {
+		e.dispatch(d, buffer.MakeWithData(ack))
+	}
+	e.dispatch(d, frame)
+}
+
+// dispatch hands one Ethernet frame to the stack, which takes frame.
+func (e *Endpoint) dispatch(d stack.NetworkDispatcher, frame buffer.Buffer) {
 	// The stack checks every checksum itself (a NIC's capability, not a
 	// packet's flag, would let it skip them), so DATA_VALID buys nothing
-	// and partial checksums were finished above.
+	// and partial checksums were finished in received.
 	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: frame})
 	defer pkt.DecRef()
 	if !e.ParseHeader(pkt) {
