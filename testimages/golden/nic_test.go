@@ -278,7 +278,8 @@ func TestAThousandHostConnections(t *testing.T) {
 }
 
 // TestFaultsAtTheNICLoseNothing echoes 50 MB through the guest while the
-// device drops 5% of the frames and reorders 5%: TCP repairs it all.
+// device drops 5% of the frames, duplicates 1% and reorders 5%: TCP
+// repairs it all.
 //
 // Both ends of the connection are gVisor netstacks (the guest kernel's and
 // the user-mode backend's), and the echo server stops reading whenever its
@@ -291,7 +292,7 @@ func TestAThousandHostConnections(t *testing.T) {
 // half the runs deadlocked.
 func TestFaultsAtTheNICLoseNothing(t *testing.T) {
 	port := freePort(t)
-	startVM(t, true, "run", "--net-faults", "loss=5%,reorder=5%", "-p", fmt.Sprintf("%d:7000", port),
+	startVM(t, true, "run", "--net-faults", "loss=5%,dup=1%,reorder=5%", "-p", fmt.Sprintf("%d:7000", port),
 		example(t, "echod"), "7000", "1")
 	if err := echoThrough(port, pattern(7, 50<<20)); err != nil {
 		t.Fatal(err)
