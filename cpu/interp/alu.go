@@ -330,16 +330,6 @@ func opMov(c *CPU, in *inst) {
 // opMovRR is MOV between 64-bit registers.
 func opMovRR(c *CPU, in *inst) { c.g[in.ops[0].reg] = c.g[in.ops[1].reg] }
 
-// opMovRM64 loads a 64-bit register from memory.
-func opMovRM64(c *CPU, in *inst) {
-	if v, ok := c.rd64(c.ea(&in.ops[1])); ok {
-		c.g[in.ops[0].reg] = v
-	}
-}
-
-// opMovMR64 stores a 64-bit register to memory.
-func opMovMR64(c *CPU, in *inst) { c.wr64(c.ea(&in.ops[0]), c.g[in.ops[1].reg]) }
-
 // opMovzx: in.sub is the source size.
 func opMovzx(c *CPU, in *inst) {
 	v, ok := c.get(&in.ops[1], in.sub)
@@ -1039,31 +1029,10 @@ func opFlag(c *CPU, in *inst) {
 	c.flags = f
 }
 
-// Specialised forms of the commonest instructions, chosen at decode time:
-// they skip the operand-kind dispatch of get and set.
-
-// opALURR is an ALU operation between two registers of 4 or 8 bytes.
-func opALURR(c *CPU, in *inst) {
-	size := in.size
-	m := sizeMask[size]
-	d := in.ops[0].reg
-	r := c.alu(in.sub, size, c.g[d]&m, c.g[in.ops[1].reg]&m)
-	if in.sub != aluCmp {
-		c.g[d] = r
-	}
-}
-
-// opALURI is an ALU operation on a register of 4 or 8 bytes and an
-// immediate.
-func opALURI(c *CPU, in *inst) {
-	size := in.size
-	m := sizeMask[size]
-	d := in.ops[0].reg
-	r := c.alu(in.sub, size, c.g[d]&m, in.ops[1].disp&m)
-	if in.sub != aluCmp {
-		c.g[d] = r
-	}
-}
+// Specialised forms of common instructions, chosen at decode time: they
+// skip the operand-kind dispatch of get and set. Those with a 64-bit
+// address size have faster forms still in fast.go; these take the rest
+// (32-bit addresses, through ea).
 
 // opCmpMI compares memory with an immediate.
 func opCmpMI(c *CPU, in *inst) {

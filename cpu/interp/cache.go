@@ -16,11 +16,27 @@ const (
 type block struct {
 	va    uint64
 	epoch uint32
+	// insts holds one entry per instruction; Step runs them. run is what
+	// Run runs: insts, with the final Jcc and the instructions before it
+	// that it can be fused with made one entry (fuse.go). Either way the
+	// entry at index i starts with instruction i, so an entry that stops
+	// the block at index i has i instructions of the block retired before
+	// it.
 	insts []inst
-	// succ caches the blocks control went to from here last.
+	run   []inst
+	// end is where control goes after the last instruction when that
+	// instruction does not set c.rip itself (flowEnd false).
+	end     uint64
+	flowEnd bool
+	// succ caches the blocks control went to from here last, the most
+	// recent first; noBlock stands for none.
 	succ [2]*block
 	raw  []byte
 }
+
+// noBlock fills empty successor slots: its address is not canonical, so
+// no RIP matches it.
+var noBlock = &block{va: 1 << 63}
 
 // lookup returns the block at va, decoding it if needed. On a fetch fault
 // or an undecodable first instruction it sets c.exit and returns nil.
@@ -117,5 +133,9 @@ func (c *CPU) decodeBlock(va uint64) *block {
 		}
 	}
 	c.stop = 0
-	return &block{va: va, insts: insts, raw: raw}
+	b := &block{va: va, insts: insts, run: insts, raw: raw, succ: [2]*block{noBlock, noBlock}}
+	last := &insts[len(insts)-1]
+	b.end, b.flowEnd = last.next, last.flow != 0
+	b.run = fuseTail(insts)
+	return b
 }

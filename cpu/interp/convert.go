@@ -45,7 +45,7 @@ func convert(in *inst, x *x86asm.Inst, raw []byte) error {
 		if in.ops[0].kind != kImm {
 			return errUnsupported("jcc operand")
 		}
-		in.fn, in.sub, in.flow = opJcc, cc, 1
+		in.fn, in.sub, in.flow, in.fuse = opJcc, cc, 1, fuseJcc
 		return nil
 	}
 	if cc, ok := cmovOps[x.Op]; ok {
@@ -58,13 +58,34 @@ func convert(in *inst, x *x86asm.Inst, raw []byte) error {
 	}
 	if sub, ok := aluOps[x.Op]; ok {
 		in.fn, in.sub = opALU, sub
+		switch sub {
+		case aluCmp:
+			in.fuse = fuseCmp
+		case aluAdd:
+			in.fuse = fuseAdd
+		case aluSub:
+			in.fuse = fuseSub
+		case aluAnd:
+			in.fuse = fuseAnd
+		case aluOr:
+			in.fuse = fuseOr
+		case aluXor:
+			in.fuse = fuseXor
+		}
 		d, s := in.ops[0].kind, in.ops[1].kind
+		wide := in.size == 4 || in.size == 8
+		form := 0 // aluFast's index: 64-bit RR, 32-bit RR, 64-bit RI, 32-bit RI
+		if in.size == 4 {
+			form = 1
+		}
 		switch {
 		case sub == aluAdc || sub == aluSbb || lock:
-		case d == kReg && (in.size == 4 || in.size == 8) && s == kReg:
-			in.fn = opALURR
-		case d == kReg && (in.size == 4 || in.size == 8) && s == kImm:
-			in.fn = opALURI
+		case d == kReg && wide && s == kReg:
+			in.fn = aluFast[sub][form]
+		case d == kReg && wide && s == kImm:
+			in.fn = aluFast[sub][form+2]
+		case d == kReg && wide && s == kMem && !in.ops[1].a32:
+			in.fn, in.mask = opALURM, maskOf(in.size)
 		case d == kMem && s == kImm && sub == aluCmp:
 			in.fn = opCmpMI
 		}
@@ -72,6 +93,13 @@ func convert(in *inst, x *x86asm.Inst, raw []byte) error {
 	}
 	if sub, ok := shiftOps[x.Op]; ok {
 		in.fn, in.sub = opShift, sub
+		d, n := &in.ops[0], &in.ops[1]
+		if d.kind == kReg && n.kind == kImm && (in.size == 4 || in.size == 8) {
+			n.disp &= uint64(in.size)*8 - 1 // the CPU's count mask: 31 or 63
+			if fast := shiftFast[sub]; fast != nil && n.disp != 0 {
+				in.fn, in.mask = fast, maskOf(in.size)
+			}
+		}
 		return nil
 	}
 	if f, ok := sseOps[x.Op]; ok {
@@ -86,31 +114,41 @@ func convert(in *inst, x *x86asm.Inst, raw []byte) error {
 		x86asm.PREFETCHT2, x86asm.PREFETCHW, x86asm.LFENCE, x86asm.MFENCE, x86asm.SFENCE:
 		in.fn = opNop
 	case x86asm.TEST:
-		in.fn = opTest
+		in.fn, in.fuse = opTest, fuseTest
 		if in.ops[0].kind == kReg && in.ops[1].kind == kReg && (in.size == 4 || in.size == 8) {
 			in.fn = opTestRR
 		}
 	case x86asm.INC:
-		in.fn, in.sub = opUnary, unInc
+		in.fn, in.sub, in.fuse = opUnary, unInc, fuseInc
 	case x86asm.DEC:
-		in.fn, in.sub = opUnary, unDec
+		in.fn, in.sub, in.fuse = opUnary, unDec, fuseDec
 	case x86asm.NEG:
 		in.fn, in.sub = opUnary, unNeg
 	case x86asm.NOT:
 		in.fn, in.sub = opUnary, unNot
 	case x86asm.MOV:
-		if in.ops[0].kind == kReg && in.size == 8 {
-			switch in.ops[1].kind {
-			case kReg:
-				in.fn = opMovRR
-				return nil
-			case kMem:
-				in.fn = opMovRM64
-				return nil
+		in.fuse = fuseMov
+		d, s := &in.ops[0], &in.ops[1]
+		switch {
+		case d.kind == kReg && s.kind == kReg && in.size == 8:
+			in.fn = opMovRR
+			return nil
+		case d.kind == kReg && s.kind == kMem && !s.a32 && (in.size == 4 || in.size == 8):
+			in.fn, in.mask = opMovRMFast, maskOf(in.size)
+			return nil
+		case d.kind == kMem && !d.a32 && (s.kind == kReg || s.kind == kImm):
+			switch {
+			case s.kind == kReg && in.size == 8:
+				in.fn = opMovMR64
+			case s.kind == kReg && in.size == 4:
+				in.fn = opMovMR32
+			case s.kind == kReg:
+				in.fn = opMovMRFast
+			case in.size == 1:
+				in.fn = opMovMI8
+			default:
+				in.fn = opMovMIFast
 			}
-		}
-		if in.ops[0].kind == kMem && in.size == 8 && in.ops[1].kind == kReg {
-			in.fn = opMovMR64
 			return nil
 		}
 		if in.ops[0].kind == kReg && (in.size == 4 || in.size == 8) && in.ops[1].kind == kImm {
@@ -142,11 +180,18 @@ func convert(in *inst, x *x86asm.Inst, raw []byte) error {
 		if x.Op == x86asm.MOVSXD && in.sub == in.size {
 			in.fn = opMov // MOVSXD without REX.W is a plain move
 		}
+		s := &in.ops[1]
+		if x.Op == x86asm.MOVZX && s.kind == kMem && !s.a32 && (in.size == 4 || in.size == 8) {
+			in.fn, in.mask = opMovzxRMFast, maskOf(in.sub)
+		}
 	case x86asm.LEA:
 		if in.ops[1].kind != kMem {
 			return errUnsupported("LEA of a register")
 		}
 		in.fn = opLea
+		if in.size == 8 && !in.ops[1].a32 {
+			in.fn = opLea64
+		}
 	case x86asm.XCHG:
 		in.fn = opXchg
 	case x86asm.CMPXCHG:
@@ -445,6 +490,9 @@ var aluOps = map[x86asm.Op]uint8{
 	x86asm.ADD: aluAdd, x86asm.OR: aluOr, x86asm.ADC: aluAdc, x86asm.SBB: aluSbb,
 	x86asm.AND: aluAnd, x86asm.SUB: aluSub, x86asm.XOR: aluXor, x86asm.CMP: aluCmp,
 }
+
+// shiftFast holds the handlers of shifts of a register by an immediate.
+var shiftFast = [8]func(*CPU, *inst){shShl: opShlRI, shSal: opShlRI, shShr: opShrRI, shSar: opSarRI}
 
 var shiftOps = map[x86asm.Op]uint8{
 	x86asm.ROL: shRol, x86asm.ROR: shRor, x86asm.RCL: shRcl, x86asm.RCR: shRcr,

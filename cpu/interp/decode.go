@@ -44,10 +44,17 @@ type inst struct {
 	// flow is non-zero for instructions that set c.rip themselves.
 	flow uint8
 	size uint8 // operand size in bytes
-	sub  uint8 // handler-specific: condition code, ALU op, element size...
+	sub  uint8 // handler-specific: condition code, ALU op, element size, truth table...
 	rep  uint8 // 0, repE (F3) or repNE (F2)
+	// fuse says what the instruction is to fuseTail (fuse.go), which fuses
+	// a Jcc (fuseJcc) with the instructions before it.
+	fuse uint8
 	imm  uint64
-	ops  [3]operand
+	// mask is the operand-size mask of the fast and fused handlers that
+	// use it; flip is the sign bit that turns a fused entry's signed
+	// comparison into an unsigned one (0 for other conditions).
+	mask, flip uint64
+	ops        [3]operand
 	// x87 instructions keep their opcode bytes (escape and ModRM).
 	x87op [2]byte
 }

@@ -6,13 +6,17 @@
 //
 // # Shape
 //
-//   - decode.go: instructions are decoded once, with x86asm, into a compact
-//     form of our own (inst: a handler and pre-resolved operands) and grouped
-//     into blocks that end at a control transfer, a page end or a trap.
-//     RIP-relative addresses are resolved at decode time, since blocks are
-//     keyed by virtual address.
+//   - decode.go, convert.go: instructions are decoded once, with x86asm,
+//     into a compact form of our own (inst: a handler and pre-resolved
+//     operands) and grouped into blocks that end at a control transfer, a
+//     page end or a trap. RIP-relative addresses are resolved at decode
+//     time, since blocks are keyed by virtual address. The handler is
+//     chosen for the operand form, not just the operation (below).
 //   - cache.go: the block cache, keyed by virtual address and validated by
 //     an epoch (see below).
+//   - fast.go: handlers specialised for the forms compiled code is made
+//     of, and the one-probe memory accesses.
+//   - fuse.go: a Jcc fused with the instructions that set its flags.
 //   - mem.go: guest memory through the address space's own x86-64 page
 //     tables (the ones KVM walks), with a software TLB.
 //   - alu.go, flags.go: integer instructions, with lazily computed flags.
@@ -23,6 +27,40 @@
 //     arithmetic through math/big at 64-bit precision).
 //   - engine.go: Engine, CPU, Run, Step, Interrupt and the FP state in the
 //     XSAVE standard layout.
+//
+// # Running blocks
+//
+// Run's loop (engine.go) calls one handler per entry of a block, through a
+// func value, and checks c.stop after each: handlers report faults, traps
+// and stores into code there, so the common path has no other test. RIP
+// is set once per block (by the last instruction, or from the block's
+// end), not per instruction; a fault sets RIP to the faulting entry's pc,
+// which every entry keeps. The first four entries of a block have call
+// sites of their own, which the host's branch predictor tells apart. At
+// the end of a block the next one is found among the two it went to last
+// (valid in the current epoch), without a hash lookup.
+//
+// The per-instruction cost is mostly that indirect call, so the handlers
+// are chosen at decode time to leave as little as possible to do at run
+// time (fast.go): ADD, SUB, AND, OR, XOR and CMP between 64- or 32-bit
+// registers or with an immediate each have a handler of their own, and so
+// do shifts by an immediate, whose flags are lazy too; MOV, MOVZX and LEA
+// with a 64-bit address compute it inline and go to memory through one
+// probe of the TLB and a single load or store from the frame (a load of 1
+// to 8 bytes reads 8 and masks when they lie in the page); the stack
+// instructions likewise. And where a block ends in a Jcc (fuse.go), the
+// instruction that sets its flags (CMP, TEST, SUB, ADD, AND, OR, XOR, INC,
+// DEC) and the Jcc become one entry in the block's run list, with a
+// register update before a CMP or TEST (a loop's step) folded in too; the
+// condition is decided from the operands with a truth table instead of
+// from flags, which are still recorded lazily as the instruction would.
+// Such an entry keeps the first instruction's pc and faults, if at all,
+// before changing anything. Step runs the unfused list, one instruction
+// at a time.
+//
+// Registers live in an array of 256 slots of which cpu.Regs is a view, so
+// that indexing it with a decoded uint8 register number needs no bounds
+// check.
 //
 // # Memory and translations
 //

@@ -45,8 +45,7 @@ func (e *Engine) newCPU(as *mmu.AddressSpace) *CPU {
 		blocks:  map[uint64]*block{},
 		code:    make([]uint64, (uint64(len(mem))/mmu.PageSize+63)/64),
 	}
-	c.g = (*[19]uint64)(unsafe.Pointer(&c.regs))
-	c.regs.RFLAGS = flagsFixed
+	c.Regs().RFLAGS = flagsFixed
 	c.resetFP()
 	e.live.Add(1)
 	return c
@@ -86,12 +85,12 @@ const (
 
 // CPU is one interpreted x86-64 thread. It implements cpu.CPU.
 type CPU struct {
-	// regs is the register file Regs hands out; zero must follow it: g
-	// views both as one array, so that an absent base or index register of
-	// an address is slot 18, always zero.
-	regs cpu.Regs
-	zero uint64
-	g    *[19]uint64
+	// g is the register file: slots 0-17 are laid out as cpu.Regs, which
+	// Regs hands out as a view of them; slot 18 (regZero) is always zero,
+	// the absent base or index register of an address. The array has 256
+	// slots so that indexing it with a uint8 register number needs no
+	// bounds check; the slots above 18 are never used.
+	g [256]uint64
 
 	// rip is the current instruction's address while running.
 	rip uint64
@@ -113,6 +112,7 @@ type CPU struct {
 	mem               []byte
 	memBase           unsafe.Pointer
 	tlbGen            uint64
+	tgen              uint64 // tlbGen << tlbGenShift, the generation part of a tag
 	rtlb, wtlb        [tlbSize]tlbEntry
 	epoch             uint32
 	bcache            [blockCacheSize]*block
@@ -123,7 +123,10 @@ type CPU struct {
 }
 
 // Regs implements cpu.CPU.
-func (c *CPU) Regs() *cpu.Regs { return &c.regs }
+func (c *CPU) Regs() *cpu.Regs { return (*cpu.Regs)(unsafe.Pointer(&c.g)) }
+
+// cpu.Regs must be exactly the 18 registers of g's first slots.
+var _ = [1]struct{}{}[unsafe.Sizeof(cpu.Regs{})-18*8]
 
 // Interrupt implements cpu.CPU.
 func (c *CPU) Interrupt() { c.interrupted.Store(true) }
@@ -179,51 +182,171 @@ func (c *CPU) execute(limit int) (ex cpu.Exit, err error) {
 	}
 	c.enter()
 	defer c.leave()
+	if limit > 0 {
+		return c.steps(limit), nil
+	}
+	c.run()
+	return c.exit, nil
+}
+
+// run executes blocks until a trap or an interrupt, which it leaves in
+// c.exit. It is the hot loop: one indirect call per entry of a block's
+// run list and one check of c.stop after it; at the block's end a check
+// for an interrupt and a look at the two successors the block had last.
+//
+// The first four entries of a block are called from call sites of their
+// own, the rest from a loop: the host predicts an indirect call by its
+// site and the history before it, so a site that sees one position of
+// the blocks mostly finds the same handlers there, where one shared site
+// would have to tell every handler of a loop's body apart.
+func (c *CPU) run() {
 	b := c.lookup(c.rip)
+	if b == nil { // fetch fault or undecodable first instruction
+		return
+	}
 	for {
-		if b == nil { // fetch fault or undecodable first instruction
-			return c.exit, nil
-		}
-		n := len(b.insts)
-		if limit > 0 && n > limit {
-			n = limit
-		}
-		done := c.runBlock(b, n)
+		run := b.run
+		i := 0
+		in := &run[0]
+		in.fn(c, in)
 		if c.stop != 0 {
-			c.stop = 0
-			return c.exit, nil
+			goto stop
 		}
-		if limit > 0 {
-			if limit -= done; limit <= 0 {
-				return cpu.Exit{Kind: cpu.ExitInterrupted}, nil
+		if len(run) > 1 {
+			i, in = 1, &run[1]
+			in.fn(c, in)
+			if c.stop != 0 {
+				goto stop
 			}
+			if len(run) > 2 {
+				i, in = 2, &run[2]
+				in.fn(c, in)
+				if c.stop != 0 {
+					goto stop
+				}
+				if len(run) > 3 {
+					i, in = 3, &run[3]
+					in.fn(c, in)
+					if c.stop != 0 {
+						goto stop
+					}
+					for i = 4; i < len(run); i++ {
+						in = &run[i]
+						in.fn(c, in)
+						if c.stop != 0 {
+							goto stop
+						}
+					}
+				}
+			}
+		}
+		c.insnCount += uint64(len(b.insts))
+		if !b.flowEnd {
+			c.rip = b.end
 		}
 		if c.interrupted.Load() {
 			c.interrupted.Store(false)
-			return cpu.Exit{Kind: cpu.ExitInterrupted}, nil
+			c.exit = cpu.Exit{Kind: cpu.ExitInterrupted}
+			return
 		}
-		// The successor: one of the two blocks this one went to last,
-		// while they are valid in this epoch, or a lookup.
-		rip := c.rip
-		if nb := b.succ[0]; nb != nil && nb.va == rip && nb.epoch == c.epoch {
+		if nb := b.succ[0]; nb.va == c.rip && nb.epoch == c.epoch {
 			b = nb
 			continue
 		}
-		if nb := b.succ[1]; nb != nil && nb.va == rip && nb.epoch == c.epoch {
-			b = nb
-			continue
+		if b = c.successor(b); b == nil {
+			return
 		}
-		nb := c.lookup(rip)
-		if nb != nil {
-			b.succ[1] = b.succ[0]
-			b.succ[0] = nb
+		continue
+	stop:
+		if c.stopped(in, i) {
+			return
 		}
-		b = nb
+		// Code was written: carry on from the next instruction, in a
+		// block checked again.
+		if c.interrupted.Load() {
+			c.interrupted.Store(false)
+			c.exit = cpu.Exit{Kind: cpu.ExitInterrupted}
+			return
+		}
+		if b = c.lookup(c.rip); b == nil {
+			return
+		}
 	}
 }
 
-// runBlock executes the first n instructions of b and returns how many
-// completed. It leaves c.rip at the next instruction to run.
+// stopped handles a stop raised by entry i of a block's run list and
+// reports whether Run returns (a fault or a trap, in c.exit); otherwise
+// the entry wrote decoded code, and execution goes on at c.rip.
+func (c *CPU) stopped(in *inst, i int) bool {
+	switch {
+	case c.stop&stopFault != 0:
+		c.rip = in.pc
+		c.exit.Fault.PC = in.pc
+		c.insnCount += uint64(i)
+		c.stop = 0
+		return true
+	case c.stop&stopSMC != 0:
+		c.stop &^= stopSMC
+		if in.flow == 0 {
+			c.rip = in.next
+		}
+		c.insnCount += uint64(i + 1)
+		if c.stop == 0 {
+			return false
+		}
+	default:
+		// A trap (syscall) is always the last instruction of a block.
+		c.insnCount += uint64(i + 1)
+	}
+	c.stop = 0
+	return true
+}
+
+// successor returns the block at c.rip after b: one of the two blocks b
+// went to last, while they are valid in this epoch, or a lookup.
+func (c *CPU) successor(b *block) *block {
+	rip := c.rip
+	if nb := b.succ[0]; nb.va == rip && nb.epoch == c.epoch {
+		return nb
+	}
+	if nb := b.succ[1]; nb.va == rip && nb.epoch == c.epoch {
+		b.succ[0], b.succ[1] = nb, b.succ[0]
+		return nb
+	}
+	nb := c.lookup(rip)
+	if nb != nil {
+		b.succ[1] = b.succ[0]
+		b.succ[0] = nb
+	}
+	return nb
+}
+
+// steps executes limit instructions one by one from the blocks' unfused
+// lists, for Step.
+func (c *CPU) steps(limit int) cpu.Exit {
+	for {
+		b := c.lookup(c.rip)
+		if b == nil {
+			return c.exit
+		}
+		c.runBlock(b, 1)
+		if c.stop != 0 {
+			c.stop = 0
+			return c.exit
+		}
+		if limit--; limit == 0 {
+			return cpu.Exit{Kind: cpu.ExitInterrupted}
+		}
+		if c.interrupted.Load() {
+			c.interrupted.Store(false)
+			return cpu.Exit{Kind: cpu.ExitInterrupted}
+		}
+	}
+}
+
+// runBlock executes the first n instructions of b's unfused list and
+// returns how many completed. It leaves c.rip at the next instruction to
+// run.
 func (c *CPU) runBlock(b *block, n int) int {
 	insts := b.insts[:n]
 	for i := range insts {
@@ -260,8 +383,9 @@ func (c *CPU) runBlock(b *block, n int) int {
 // every cached translation and decoded block must be checked again, since
 // the kernel may have changed memory and mappings meanwhile.
 func (c *CPU) enter() {
-	c.rip = c.regs.RIP
-	c.flags = c.regs.RFLAGS&flagsUser | flagsFixed
+	r := c.Regs()
+	c.rip = r.RIP
+	c.flags = r.RFLAGS&flagsUser | flagsFixed
 	c.lop = lazyNone
 	c.stop = 0
 	c.flushTLB()
@@ -270,8 +394,9 @@ func (c *CPU) enter() {
 
 // leave writes RIP and RFLAGS back to Regs.
 func (c *CPU) leave() {
-	c.regs.RIP = c.rip
-	c.regs.RFLAGS = c.getFlags()
+	r := c.Regs()
+	r.RIP = c.rip
+	r.RFLAGS = c.getFlags()
 }
 
 // fault ends the current instruction with an exception.

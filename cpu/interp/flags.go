@@ -16,6 +16,11 @@ const (
 	lazyInc          // la + 1; CF kept in lcf
 	lazyDec          // la - 1; CF kept in lcf
 	lazyNeg          // 0 - lb
+	// Shifts of a 32- or 64-bit operand la by a count lb between 1 and
+	// the operand's bits less one; AF is clear.
+	lazyShl
+	lazyShr
+	lazySar
 )
 
 var sizeMask = [9]uint64{1: 0xFF, 2: 0xFFFF, 4: 0xFFFF_FFFF, 8: ^uint64(0)}
@@ -91,6 +96,13 @@ func (c *CPU) lazyFlags() uint64 {
 			f |= flagOF
 		}
 		f |= (b ^ res) & flagAF
+	case lazyShl: // OF: the result's top bit xor CF
+		cf := a >> (uint(size)*8 - uint(b)) & 1
+		f |= cf | (res>>msb^cf)<<11
+	case lazyShr: // OF: the operand's top bit
+		f |= a>>(b-1)&1 | (a>>msb&1)<<11
+	case lazySar: // OF clear
+		f |= uint64(int64(signExtend(a, size))>>(b-1)) & 1
 	}
 	return f
 }
@@ -155,6 +167,19 @@ const (
 
 // cond evaluates a condition code.
 func (c *CPU) cond(cc uint8) bool {
+	if c.lop != lazyNone {
+		// Every lazy operation keeps its result, masked: ZF and SF follow.
+		switch cc {
+		case ccE:
+			return c.lres == 0
+		case ccNE:
+			return c.lres != 0
+		case ccS:
+			return c.lres>>(uint(c.lsz)*8-1)&1 != 0
+		case ccNS:
+			return c.lres>>(uint(c.lsz)*8-1)&1 == 0
+		}
+	}
 	switch c.lop {
 	case lazySub:
 		a, b := c.la, c.lb

@@ -36,13 +36,26 @@ func opJmpInd(c *CPU, in *inst) {
 	}
 }
 
+// push64 pushes v: straight into the stack's frame when the write TLB
+// maps it (fast.go's wptr), else through wrSlow.
 func (c *CPU) push64(v uint64) bool {
 	sp := c.g[rSP] - 8
-	if !c.wr64(sp, v) {
+	if p := c.wptr(sp, 8); p != nil {
+		*(*uint64)(p) = v
+	} else if !c.wrSlow(sp, 8, v) {
 		return false
 	}
 	c.g[rSP] = sp
 	return true
+}
+
+// top64 reads the value on top of the stack, without popping it.
+func (c *CPU) top64() (uint64, bool) {
+	sp := c.g[rSP]
+	if p := c.rptr(sp, 8); p != nil {
+		return *(*uint64)(p), true
+	}
+	return c.rdSlow(sp, 8)
 }
 
 func opCall(c *CPU, in *inst) {
@@ -67,13 +80,12 @@ func opCallInd(c *CPU, in *inst) {
 
 // opRet pops the return address and in.imm more bytes.
 func opRet(c *CPU, in *inst) {
-	sp := c.g[rSP]
-	t, ok := c.rd64(sp)
+	t, ok := c.top64()
 	if !ok {
 		return
 	}
 	if c.jumpTo(t) {
-		c.g[rSP] = sp + 8 + in.imm
+		c.g[rSP] += 8 + in.imm
 	}
 }
 
@@ -92,9 +104,8 @@ func opPush(c *CPU, in *inst) {
 func opPushReg(c *CPU, in *inst) { c.push64(c.g[in.ops[0].reg]) }
 
 func opPopReg(c *CPU, in *inst) {
-	sp := c.g[rSP]
-	if v, ok := c.rd64(sp); ok {
-		c.g[rSP] = sp + 8
+	if v, ok := c.top64(); ok {
+		c.g[rSP] += 8
 		c.g[in.ops[0].reg] = v
 	}
 }

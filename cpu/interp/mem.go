@@ -49,9 +49,11 @@ func (c *CPU) flushTLB() {
 		c.wtlb = [tlbSize]tlbEntry{}
 		c.tlbGen = 1
 	}
+	c.tgen = c.tlbGen << tlbGenShift
 }
 
-func (c *CPU) tag(va uint64) uint64 { return va>>12 | c.tlbGen<<tlbGenShift }
+// tag is the TLB tag of va's page in the current generation.
+func (c *CPU) tag(va uint64) uint64 { return va>>12 | c.tgen }
 
 func canonical(va uint64) bool { return uint64(int64(va<<16)>>16) == va }
 

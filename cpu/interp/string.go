@@ -35,18 +35,7 @@ func opStos(c *CPU, in *inst) {
 			if n > c.g[rCX] {
 				n = c.g[rCX]
 			}
-			b := c.mem[pa : pa+n*uint64(size)]
-			if size == 1 {
-				for i := range b {
-					b[i] = byte(v)
-				}
-			} else {
-				for i := uint64(0); i < n; i++ {
-					for j := uint64(0); j < uint64(size); j++ {
-						b[i*uint64(size)+j] = byte(v >> (8 * j))
-					}
-				}
-			}
+			fill(c.mem[pa:pa+n*uint64(size)], v, size)
 			c.noteWrite(pa)
 			c.g[rDI] += n * uint64(size)
 			c.g[rCX] -= n
@@ -57,6 +46,24 @@ func opStos(c *CPU, in *inst) {
 		}
 		c.g[rDI] += d
 		c.g[rCX]--
+	}
+}
+
+// fill stores the size-byte value v over b (a whole number of elements):
+// one element, then copies doubling the filled part.
+func fill(b []byte, v uint64, size uint8) {
+	if len(b) == 0 {
+		return
+	}
+	if v == 0 {
+		clear(b)
+		return
+	}
+	for j := range int(size) {
+		b[j] = byte(v >> (8 * j))
+	}
+	for done := int(size); done < len(b); done *= 2 {
+		copy(b[done:], b[:done])
 	}
 }
 
