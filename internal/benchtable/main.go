@@ -115,6 +115,20 @@ func main() {
 	}
 	rows = append(rows, interpNative.row("sieve 5e6 x5: interpreter vs native", ms, "<= 30x"))
 	rows = append(rows, interpKVM.row("sieve 5e6 x5: interpreter vs KVM", ms, "-"))
+	// qemu-x86_64, a JIT, on the same C built as a static Linux binary:
+	// the yardstick for an emulator's speed.
+	if _, err := exec.LookPath("qemu-x86_64"); err == nil {
+		staticSieve := filepath.Join(tmp, "sieve-static")
+		gcc("-static", "-O2", "-o", staticSieve, "testimages/sieve.c")
+		var qemuNative, interpQemu samples
+		for i := 0; i < 3; i++ {
+			q := wall("qemu-x86_64", append([]string{staticSieve}, interpArgs...)...)
+			qemuNative.add(q, wall(native, interpArgs...))
+			interpQemu.add(wall(vm, append([]string{"run", "--accel", "interp", "testimages/build/sieve.elf"}, interpArgs...)...), q)
+		}
+		rows = append(rows, qemuNative.row("sieve 5e6 x5: qemu-x86_64 vs native", ms, "-"))
+		rows = append(rows, interpQemu.row("sieve 5e6 x5: interpreter vs qemu-x86_64", ms, "-"))
+	}
 
 	// 3c. A trapped getpid on the interpreter, through the whole kernel
 	// path, against the same on KVM.
