@@ -355,7 +355,7 @@ func convert(in *inst, x *x86asm.Inst, raw []byte) error {
 	case x86asm.INT:
 		in.fn, in.flow = opInt, 1
 		in.imm &= 0xFF
-		if in.imm == 3 && raw[0] == 0xCC {
+		if in.imm == 3 && raw[len(raw)-1] == 0xCC { // INT3 (CC), after any prefixes, not INT 3 (CD 03)
 			in.fn = opInt3
 		}
 	case x86asm.UD0, x86asm.UD1, x86asm.UD2:

@@ -33,7 +33,10 @@ type operand struct {
 	index uint8
 	scale uint8 // shift count 0-3
 	a32   bool  // 32-bit address size
-	disp  uint64
+	// ss says the operand is in the stack segment: a non-canonical
+	// address raises #SS, not #GP (see stackSegment).
+	ss   bool
+	disp uint64
 }
 
 // inst is one decoded instruction.
@@ -182,6 +185,76 @@ func (c *CPU) ea(o *operand) uint64 {
 	return a
 }
 
+// isLegacyPrefix reports whether b is a legacy (non-REX) prefix.
+func isLegacyPrefix(b byte) bool {
+	switch b {
+	case 0x66, 0x67, 0xF0, 0xF2, 0xF3, 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65:
+		return true
+	}
+	return false
+}
+
+func isREX(b byte) bool { return b&0xF0 == 0x40 }
+
+// scanPrefixes looks at the prefixes at the start of raw. The CPU honours
+// a REX prefix only immediately before the opcode and ignores one that
+// another prefix follows; x86asm rejects such encodings, so the ignored REX
+// bytes are dropped: code is raw without them (in buf when any are
+// dropped), dropped says how many. seg is the last segment-override
+// prefix, which decides the segment of a memory operand (0 for none).
+func scanPrefixes(raw []byte, buf *[15]byte) (code []byte, dropped int, seg byte) {
+	n := 0
+	for i := 0; i < len(raw); i++ {
+		b := raw[i]
+		switch {
+		case isLegacyPrefix(b):
+			switch b {
+			case 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65:
+				seg = b
+			}
+		case isREX(b):
+			if i+1 < len(raw) && (isLegacyPrefix(raw[i+1]) || isREX(raw[i+1])) {
+				dropped++
+				continue
+			}
+		default:
+			if dropped == 0 {
+				return raw, 0, seg
+			}
+			n += copy(buf[n:], raw[i:])
+			return buf[:n], dropped, seg
+		}
+		if n < len(buf) {
+			buf[n] = b
+			n++
+		}
+	}
+	if dropped == 0 {
+		return raw, 0, seg
+	}
+	return buf[:n], dropped, seg
+}
+
+// stackSegment reports whether a memory operand addresses the stack
+// segment, for which a non-canonical address raises #SS instead of #GP:
+// by default when its base register is RSP or RBP (not R12 or R13), and
+// with an SS override whatever its base. In 64-bit mode an ES, CS or DS
+// override is ignored (the default stands) and FS or GS take the operand
+// out of SS; the last segment prefix counts (seg). A string instruction's
+// ES:RDI operand takes no override.
+func stackSegment(o *operand, seg byte, str bool) bool {
+	if o.kind != kMem || o.a32 || str && o.base == rDI {
+		return false
+	}
+	switch seg {
+	case 0x36:
+		return true
+	case 0x64, 0x65:
+		return false
+	}
+	return o.base == rSP || o.base == rBP
+}
+
 // decodeInst decodes the instruction at pc from raw (which holds the bytes
 // that could be fetched), filling in. It reports how many bytes it used;
 // 0 means raw was too short (the caller fetches more or faults), and an
@@ -194,7 +267,19 @@ func decodeInst(in *inst, raw []byte, pc uint64) (int, error) {
 		in.fn = opNop
 		return 4, nil
 	}
-	x, err := x86asm.Decode(raw, 64)
+	var buf [15]byte
+	code, dropped, seg := scanPrefixes(raw, &buf)
+	x, err := x86asm.Decode(code, 64)
+	if dropped > 0 && len(raw) >= 15 && (err != nil || x.Op == 0) {
+		// Cut short by the 15 bytes: an instruction longer than that,
+		// counting the ignored REX bytes, raises #GP.
+		var pad [15]byte
+		copy(pad[:], code)
+		if y, err := x86asm.Decode(pad[:], 64); err == nil && y.Op != 0 && y.Len+dropped > 15 {
+			in.fn, in.flow, in.next = opGP, 1, pc+15
+			return 15, nil
+		}
+	}
 	if len(raw) < 15 && (err != nil || x.Op == 0) {
 		// Possibly cut short by the end of the bytes that could be
 		// fetched (x86asm reports that as an error or as Op 0).
@@ -218,11 +303,17 @@ func decodeInst(in *inst, raw []byte, pc uint64) (int, error) {
 			return 0, errUnsupported("invalid prefix")
 		}
 	}
-	in.next = pc + uint64(x.Len)
-	if err := convert(in, &x, raw[:x.Len]); err != nil {
+	used := x.Len + dropped
+	in.next = pc + uint64(used)
+	if err := convert(in, &x, code[:x.Len]); err != nil {
 		return 0, err
 	}
-	return x.Len, nil
+	// Mark the operands in the stack segment (see stackSegment).
+	str := isStringOp(x.Op)
+	for i := range in.ops {
+		in.ops[i].ss = stackSegment(&in.ops[i], seg, str)
+	}
+	return used, nil
 }
 
 // hasPrefix reports whether the instruction carries prefix p.

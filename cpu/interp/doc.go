@@ -70,7 +70,10 @@
 // bits set, which the kernel resolves (mmu.AddressSpace.HandleFault) before
 // the next Run retries the instruction. The user bit is always set in error
 // codes (the guest runs at ring 3) and the instruction-fetch bit for fetches.
-// Non-canonical addresses raise #GP. The TLB is dropped at every Run entry
+// Non-canonical addresses raise #GP, or #SS(0) in the stack segment as on
+// the hardware: an operand based on RSP or RBP or with an SS override
+// (decode.go's stackSegment), and the implicit accesses of PUSH, POP, CALL,
+// RET, LEAVE and ENTER. The TLB is dropped at every Run entry
 // (by a generation number, so dropping it costs nothing), because the kernel
 // changes mappings only while the thread is stopped in a trap; the
 // interpreter also sets the accessed and dirty bits as hardware does.
@@ -107,5 +110,10 @@
 // skipped. CPUID advertises exactly what is implemented (cpu.CPUID).
 //
 // For lockstep comparison with another engine, (*CPU).Step executes exactly
-// one instruction and (*CPU).XMM reads the SSE registers.
+// one instruction, returning cpu.ExitStep unless it trapped, and (*CPU).XMM
+// reads the SSE registers.
+//
+// Prefixes are scanned before x86asm decodes an instruction: a REX prefix
+// counts only right before the opcode, and one that another prefix follows
+// is dropped, as the CPU ignores it (the instruction keeps its length).
 package interp

@@ -120,6 +120,10 @@ type CPU struct {
 	code              []uint64 // one bit per frame holding decoded code
 	closed            bool
 	insnCount         uint64
+	// nonCanonical says the last fault was the #GP of a non-canonical
+	// address, nonCanonicalVA; stackFault may make it #SS.
+	nonCanonical   bool
+	nonCanonicalVA uint64
 }
 
 // Regs implements cpu.CPU.
@@ -162,7 +166,9 @@ func (c *CPU) Run() (ex cpu.Exit, err error) {
 
 // Step executes exactly one instruction (or takes the trap it raises) and
 // returns what Run would have returned had it stopped there: ExitSyscall
-// or ExitFault for a trap, ExitInterrupted after an ordinary instruction.
+// or ExitFault for a trap, cpu.ExitStep after an ordinary instruction. It
+// returns ExitInterrupted, having executed nothing, when an Interrupt was
+// pending.
 func (c *CPU) Step() (cpu.Exit, error) {
 	return c.execute(1)
 }
@@ -282,6 +288,7 @@ func (c *CPU) stopped(in *inst, i int) bool {
 	case c.stop&stopFault != 0:
 		c.rip = in.pc
 		c.exit.Fault.PC = in.pc
+		c.stackFault(in)
 		c.insnCount += uint64(i)
 		c.stop = 0
 		return true
@@ -335,7 +342,7 @@ func (c *CPU) steps(limit int) cpu.Exit {
 			return c.exit
 		}
 		if limit--; limit == 0 {
-			return cpu.Exit{Kind: cpu.ExitInterrupted}
+			return cpu.Exit{Kind: cpu.ExitStep}
 		}
 		if c.interrupted.Load() {
 			c.interrupted.Store(false)
@@ -357,6 +364,7 @@ func (c *CPU) runBlock(b *block, n int) int {
 			case c.stop&stopFault != 0:
 				c.rip = in.pc
 				c.exit.Fault.PC = in.pc
+				c.stackFault(in)
 				c.insnCount += uint64(i)
 				return i
 			case c.stop&stopSMC != 0:
@@ -401,6 +409,7 @@ func (c *CPU) leave() {
 
 // fault ends the current instruction with an exception.
 func (c *CPU) fault(vector uint8, code, addr uint64) {
+	c.nonCanonical = false
 	c.exit = cpu.Exit{Kind: cpu.ExitFault, Fault: cpu.Fault{Vector: vector, ErrorCode: code, PC: c.curPC(), Addr: addr}}
 	c.stop |= stopFault
 }

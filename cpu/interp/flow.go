@@ -37,12 +37,14 @@ func opJmpInd(c *CPU, in *inst) {
 }
 
 // push64 pushes v: straight into the stack's frame when the write TLB
-// maps it (fast.go's wptr), else through wrSlow.
+// maps it (fast.go's wptr), else through wrSlow. The TLB maps canonical
+// addresses only, so the stack's #SS is checked on the slow path alone;
+// so in top64.
 func (c *CPU) push64(v uint64) bool {
 	sp := c.g[rSP] - 8
 	if p := c.wptr(sp, 8); p != nil {
 		*(*uint64)(p) = v
-	} else if !c.wrSlow(sp, 8, v) {
+	} else if c.badStack(sp, 8) || !c.wrSlow(sp, 8, v) {
 		return false
 	}
 	c.g[rSP] = sp
@@ -54,6 +56,9 @@ func (c *CPU) top64() (uint64, bool) {
 	sp := c.g[rSP]
 	if p := c.rptr(sp, 8); p != nil {
 		return *(*uint64)(p), true
+	}
+	if c.badStack(sp, 8) {
+		return 0, false
 	}
 	return c.rdSlow(sp, 8)
 }
@@ -96,7 +101,7 @@ func opPush(c *CPU, in *inst) {
 		return
 	}
 	sp := c.g[rSP] - uint64(in.size)
-	if c.wr(sp, in.size, v) {
+	if !c.badStack(sp, uint64(in.size)) && c.wr(sp, in.size, v) {
 		c.g[rSP] = sp
 	}
 }
@@ -114,6 +119,9 @@ func opPopReg(c *CPU, in *inst) {
 // RSP as incremented by the pop.
 func opPop(c *CPU, in *inst) {
 	sp := c.g[rSP]
+	if c.badStack(sp, uint64(in.size)) {
+		return
+	}
 	v, ok := c.rd(sp, in.size)
 	if !ok {
 		return
@@ -133,13 +141,16 @@ func opPop(c *CPU, in *inst) {
 func opPushf(c *CPU, in *inst) {
 	f := c.getFlags()
 	sp := c.g[rSP] - uint64(in.size)
-	if c.wr(sp, in.size, f) {
+	if !c.badStack(sp, uint64(in.size)) && c.wr(sp, in.size, f) {
 		c.g[rSP] = sp
 	}
 }
 
 func opPopf(c *CPU, in *inst) {
 	sp := c.g[rSP]
+	if c.badStack(sp, uint64(in.size)) {
+		return
+	}
 	v, ok := c.rd(sp, in.size)
 	if !ok {
 		return
@@ -155,6 +166,9 @@ func opPopf(c *CPU, in *inst) {
 
 func opLeave(c *CPU, in *inst) {
 	bp := c.g[rBP]
+	if c.badStack(bp, 8) {
+		return
+	}
 	v, ok := c.rd64(bp)
 	if !ok {
 		return
@@ -170,7 +184,8 @@ func opEnter(c *CPU, in *inst) {
 	bp := c.g[rBP]
 	frame := sp - 8
 	// Check every store the instruction makes before making any.
-	if !c.probeWrite(sp-8*(level+1), 8*(level+1)) {
+	if c.badStack(sp-8*(level+1), 8*(level+1)) || level > 1 && c.badStack(bp-8*(level-1), 8*(level-1)) ||
+		!c.probeWrite(sp-8*(level+1), 8*(level+1)) {
 		return
 	}
 	c.wr64(sp-8, bp)

@@ -352,7 +352,7 @@ func TestStep(t *testing.T) {
 	m := newMachine(t, []byte{0x48, 0xFF, 0xC0, 0x48, 0xFF, 0xC0, 0x0F, 0x05})
 	for i := 1; i <= 2; i++ {
 		ex, _ := m.c.Step()
-		if ex.Kind != cpu.ExitInterrupted || m.c.Regs().RAX != uint64(i) || m.c.Regs().RIP != codeVA+3*uint64(i) {
+		if ex.Kind != cpu.ExitStep || m.c.Regs().RAX != uint64(i) || m.c.Regs().RIP != codeVA+3*uint64(i) {
 			t.Fatalf("step %d: exit %+v regs %+v", i, ex, m.c.Regs())
 		}
 	}

@@ -71,6 +71,7 @@ const (
 func (c *CPU) walk(va uint64, acc int) (uint64, bool) {
 	if !canonical(va) {
 		c.fault(cpu.VecGeneralProt, 0, 0)
+		c.nonCanonical, c.nonCanonicalVA = true, va
 		return 0, false
 	}
 	code := uint64(pfUser)
@@ -186,6 +187,36 @@ func (c *CPU) noteWrite(pa uint64) {
 		c.epoch++
 		c.stop |= stopSMC
 	}
+}
+
+// stackFault turns the #GP that a non-canonical address raised while
+// the instruction in ran into the #SS the CPU raises when the address is
+// in the stack segment: when it lies in (or the access started at) one of
+// in's operands marked as such (decode.go's stackSegment). The implicit
+// stack accesses (push, pop, call, ret...) check their addresses
+// themselves (badStack).
+func (c *CPU) stackFault(in *inst) {
+	if !c.nonCanonical || c.exit.Fault.Vector != cpu.VecGeneralProt {
+		return
+	}
+	c.nonCanonical = false
+	for i := range in.ops {
+		if o := &in.ops[i]; o.ss && c.nonCanonicalVA-c.ea(o) < mmu.PageSize {
+			c.exit.Fault.Vector = cpu.VecStackFault
+			return
+		}
+	}
+}
+
+// badStack checks an implicit stack access of n bytes at a: when part of
+// it is not canonical, it raises #SS(0), as the CPU does for the stack
+// segment, and reports true.
+func (c *CPU) badStack(a, n uint64) bool {
+	if canonical(a) && canonical(a+n-1) {
+		return false
+	}
+	c.fault(cpu.VecStackFault, 0, 0)
+	return true
 }
 
 func (c *CPU) ptr(pa uint64) unsafe.Pointer { return unsafe.Add(c.memBase, pa) }

@@ -53,15 +53,56 @@ func (f *x87) setC(c3, c2, c1, c0 bool) {
 	}
 }
 
+// Status-word bits.
+const (
+	swIE = 1 << 0 // invalid operation
+	swSF = 1 << 6 // stack fault
+	swC1 = 1 << 9
+)
+
+// Stack faults (Intel SDM vol. 1, 8.5.1.1): reading an empty register is
+// a stack underflow, pushing onto a full stack an overflow. Either sets IE
+// and SF, with C1 clear for an underflow and set for an overflow. IE is
+// masked (the interpreter raises no x87 exceptions), so the instruction
+// goes on as the CPU's masked response has it: a result that depends on
+// a missing operand is the QNaN indefinite, in the destination register
+// (which becomes valid) or in memory in the destination's format
+// (indefinite32, indefinite64, the integer indefinite); a compare reports
+// unordered; a pop still pops.
+
 func (f *x87) push(v f80) {
 	f.top = (f.top - 1) & 7
 	if f.tags&(1<<f.top) != 0 {
-		// Stack overflow, masked: the indefinite value, IE and SF set.
 		v = f80Indefinite
-		f.sw |= 1<<0 | 1<<6 | 1<<9
+		f.sw |= swIE | swSF | swC1
 	}
 	f.regs[f.top] = v
 	f.tags |= 1 << f.top
+}
+
+// underflow records a stack underflow.
+func (f *x87) underflow() { f.sw = f.sw&^swC1 | swIE | swSF }
+
+// has reports whether ST(i) holds a value, recording an underflow when
+// it does not.
+func (f *x87) has(i int) bool {
+	if f.valid(i) {
+		return true
+	}
+	f.underflow()
+	return false
+}
+
+// has2 is has for two registers; both are checked.
+func (f *x87) has2(i, j int) bool {
+	a, b := f.has(i), f.has(j)
+	return a && b
+}
+
+// put sets ST(i) to v and marks it valid.
+func (f *x87) put(i int, v f80) {
+	f.setST(i, v)
+	f.tags |= 1 << ((int(f.top) + i) & 7)
 }
 
 func (f *x87) pop() {
@@ -199,12 +240,19 @@ func (v f80) toFloat32(rc uint32) float32 {
 // toInt rounds to an integer of size bytes in mode rc, or the integer
 // indefinite value.
 func (v f80) toInt(rc uint32, size uint8) uint64 {
+	r, _ := v.toIntOK(rc, size)
+	return r
+}
+
+// toIntOK is toInt, also reporting whether v converted (ok false: the
+// indefinite for a NaN, an infinity or a value out of range).
+func (v f80) toIntOK(rc uint32, size uint8) (uint64, bool) {
 	indef := uint64(1) << (uint(size)*8 - 1)
 	if v.isNaN() || v.isInf() {
-		return indef
+		return indef, false
 	}
 	if v.isZero() {
-		return 0
+		return 0, true
 	}
 	z := v.toBig()
 	var i *big.Int
@@ -244,9 +292,9 @@ func (v f80) toInt(rc uint32, size uint8) uint64 {
 	}
 	lim := new(big.Int).Lsh(big.NewInt(1), uint(size)*8-1)
 	if i.Cmp(lim) >= 0 || i.Cmp(new(big.Int).Neg(lim)) < 0 {
-		return indef
+		return indef, false
 	}
-	return uint64(i.Int64()) & sizeMask[size]
+	return uint64(i.Int64()) & sizeMask[size], true
 }
 
 // prec is the significand precision the control word selects.
@@ -421,11 +469,19 @@ func opX87(c *CPU, in *inst) {
 	case 0xD8, 0xDC:
 		op := reg
 		if op == xCom || op == xComp {
-			c.x87Compare(f.st(0), f.st(i), op == xComp, false)
+			c.x87Compare2(0, i, op == xComp, false)
 			return
 		}
 		if esc == 0xD8 {
+			if !f.has2(0, i) {
+				f.put(0, f80Indefinite)
+				return
+			}
 			f.setST(0, f.binop(op, f.st(0), f.st(i)))
+			return
+		}
+		if !f.has2(0, i) {
+			f.put(i, f80Indefinite)
 			return
 		}
 		// DC: ST(i) = ST(i) op ST(0), with SUB/SUBR and DIV/DIVR swapped
@@ -444,7 +500,7 @@ func opX87(c *CPU, in *inst) {
 	case 0xDE:
 		switch {
 		case reg == xComp && i == 1: // FCOMPP
-			c.x87Compare(f.st(0), f.st(1), true, false)
+			c.x87Compare2(0, 1, true, false)
 			f.pop()
 			return
 		case reg == xCom || reg == xComp:
@@ -462,18 +518,42 @@ func opX87(c *CPU, in *inst) {
 		case xDivr:
 			op = xDiv
 		}
-		f.setST(i, f.binop(op, f.st(i), f.st(0)))
+		if f.has2(0, i) {
+			f.setST(i, f.binop(op, f.st(i), f.st(0)))
+		} else {
+			f.put(i, f80Indefinite)
+		}
 		f.pop()
 	case 0xD9:
 		switch {
 		case reg == 0: // FLD ST(i)
-			f.push(f.st(i))
+			v := f80Indefinite
+			if f.has(i) {
+				v = f.st(i)
+			}
+			f.push(v)
 		case reg == 1: // FXCH
+			f.setC(false, false, false, false)
+			for _, k := range [2]int{0, i} {
+				if !f.has(k) {
+					f.put(k, f80Indefinite)
+				}
+			}
 			a, b := f.st(0), f.st(i)
 			f.setST(0, b)
 			f.setST(i, a)
-			f.setC(false, false, false, false)
 		case modrm == 0xD0: // FNOP
+		case (modrm == 0xE0 || modrm == 0xE1 || modrm == 0xFA || modrm == 0xFC ||
+			modrm == 0xFD || modrm == 0xE4) && !f.has(0):
+			// FCHS, FABS, FSQRT, FRNDINT, FSCALE and FTST of an empty
+			// ST(0).
+			if modrm == 0xE4 {
+				f.setC(true, true, false, true)
+			} else {
+				f.put(0, f80Indefinite)
+			}
+		case modrm == 0xFD && !f.has(1): // FSCALE with ST(1) empty
+			f.put(0, f80Indefinite)
 		case modrm == 0xE0:
 			v := f.st(0)
 			v.se ^= 0x8000
@@ -552,11 +632,13 @@ func opX87(c *CPU, in *inst) {
 	case 0xDA:
 		switch {
 		case modrm == 0xE9: // FUCOMPP
-			c.x87Compare(f.st(0), f.st(1), true, false)
+			c.x87Compare2(0, 1, true, false)
 			f.pop()
 		case reg < 4:
 			conds := [4]uint8{ccB, ccE, ccBE, ccP}
-			if c.cond(conds[reg]) {
+			if !f.has2(0, i) {
+				f.put(0, f80Indefinite) // whatever the condition
+			} else if c.cond(conds[reg]) {
 				f.setST(0, f.st(i))
 			}
 		default:
@@ -566,7 +648,9 @@ func opX87(c *CPU, in *inst) {
 		switch {
 		case reg < 4:
 			conds := [4]uint8{ccAE, ccNE, ccA, ccNP}
-			if c.cond(conds[reg]) {
+			if !f.has2(0, i) {
+				f.put(0, f80Indefinite)
+			} else if c.cond(conds[reg]) {
 				f.setST(0, f.st(i))
 			}
 		case modrm == 0xE2: // FNCLEX
@@ -574,7 +658,7 @@ func opX87(c *CPU, in *inst) {
 		case modrm == 0xE3: // FNINIT
 			*f = x87{cw: initFCW}
 		case reg == 5 || reg == 6: // FUCOMI, FCOMI
-			c.x87Compare(f.st(0), f.st(i), false, true)
+			c.x87Compare2(0, i, false, true)
 		default:
 			c.fault(cpu.VecInvalidOp, 0, 0)
 		}
@@ -582,15 +666,19 @@ func opX87(c *CPU, in *inst) {
 		switch reg {
 		case 0: // FFREE
 			f.tags &^= 1 << ((int(f.top) + i) & 7)
-		case 2: // FST ST(i)
-			f.setST(i, f.st(0))
-		case 3: // FSTP ST(i)
-			f.setST(i, f.st(0))
-			f.pop()
+		case 2, 3: // FST ST(i), FSTP ST(i)
+			v := f80Indefinite
+			if f.has(0) {
+				v = f.st(0)
+			}
+			f.put(i, v)
+			if reg == 3 {
+				f.pop()
+			}
 		case 4: // FUCOM
-			c.x87Compare(f.st(0), f.st(i), false, false)
+			c.x87Compare2(0, i, false, false)
 		case 5: // FUCOMP
-			c.x87Compare(f.st(0), f.st(i), true, false)
+			c.x87Compare2(0, i, true, false)
 		default:
 			c.fault(cpu.VecInvalidOp, 0, 0)
 		}
@@ -599,7 +687,7 @@ func opX87(c *CPU, in *inst) {
 		case modrm == 0xE0: // FNSTSW AX
 			c.g[rAX] = c.g[rAX]&^0xFFFF | uint64(f.statusWord())
 		case reg == 5 || reg == 6: // FUCOMIP, FCOMIP
-			c.x87Compare(f.st(0), f.st(i), true, true)
+			c.x87Compare2(0, i, true, true)
 		default:
 			c.fault(cpu.VecInvalidOp, 0, 0)
 		}
@@ -614,6 +702,17 @@ func (f *x87) binop(op int, a, b f80) f80 {
 		return f.arith(xDiv, b, a)
 	}
 	return f.arith(op, a, b)
+}
+
+// x87Compare2 compares ST(i) with ST(j) as x87Compare does; when either
+// is empty the result is unordered.
+func (c *CPU) x87Compare2(i, j int, pop, eflags bool) {
+	f := &c.fpu
+	a, b := f.st(i), f.st(j)
+	if !f.has2(i, j) {
+		a, b = f80Indefinite, f80Indefinite
+	}
+	c.x87Compare(a, b, pop, eflags)
 }
 
 // x87Compare compares a with b, setting C3 C2 C0 (or, for FCOMI, ZF PF
@@ -663,6 +762,27 @@ func x87Constant(modrm byte) f80 {
 	return f80{}
 }
 
+// The QNaN indefinite in the binary32 and binary64 formats.
+const (
+	indefinite32 = 0xFFC0_0000
+	indefinite64 = 0xFFF8_0000_0000_0000
+)
+
+// storeInt converts ST(0) for FIST, FISTP or FISTTP (rounding by rc) to a
+// size-byte integer. An empty ST(0), a NaN, an infinity or a value out of
+// range is an invalid operation, whose masked result is the integer
+// indefinite (only the sign bit set).
+func (f *x87) storeInt(rc uint32, size uint8) uint64 {
+	if !f.has(0) {
+		return uint64(1) << (uint(size)*8 - 1)
+	}
+	v, ok := f.st(0).toIntOK(rc, size)
+	if !ok {
+		f.sw |= swIE
+	}
+	return v
+}
+
 // x87Mem executes the memory forms.
 func (c *CPU) x87Mem(in *inst, esc byte, reg int) {
 	f := &c.fpu
@@ -696,6 +816,14 @@ func (c *CPU) x87Mem(in *inst, esc byte, reg int) {
 			}
 			v = f80FromBig(new(big.Float).SetInt64(int64(int16(x))), 0, 64)
 		}
+		if !f.has(0) {
+			if reg == xCom || reg == xComp {
+				c.x87Compare(f80Indefinite, f80Indefinite, reg == xComp, false)
+			} else {
+				f.put(0, f80Indefinite)
+			}
+			return
+		}
 		if reg == xCom || reg == xComp {
 			c.x87Compare(f.st(0), v, reg == xComp, false)
 			return
@@ -709,7 +837,11 @@ func (c *CPU) x87Mem(in *inst, esc byte, reg int) {
 				f.push(f80FromFloat32(math.Float32frombits(uint32(x))))
 			}
 		case 2, 3:
-			if c.wr32(a, uint64(math.Float32bits(f.st(0).toFloat32(f.rc())))) && reg == 3 {
+			v := uint64(indefinite32)
+			if f.has(0) {
+				v = uint64(math.Float32bits(f.st(0).toFloat32(f.rc())))
+			}
+			if c.wr32(a, v) && reg == 3 {
 				f.pop()
 			}
 		case 5: // FLDCW
@@ -734,7 +866,7 @@ func (c *CPU) x87Mem(in *inst, esc byte, reg int) {
 			if reg == 1 {
 				rc = 3
 			}
-			if c.wr32(a, f.st(0).toInt(rc, 4)) && reg != 2 {
+			if c.wr32(a, f.storeInt(rc, 4)) && reg != 2 {
 				f.pop()
 			}
 		case 5:
@@ -743,7 +875,10 @@ func (c *CPU) x87Mem(in *inst, esc byte, reg int) {
 				f.push(f80{mant: le64(b[:8]), se: uint16(b[8]) | uint16(b[9])<<8})
 			}
 		case 7:
-			v := f.st(0)
+			v := f80Indefinite
+			if f.has(0) {
+				v = f.st(0)
+			}
 			var b [10]byte
 			for k := 0; k < 8; k++ {
 				b[k] = byte(v.mant >> (8 * k))
@@ -763,11 +898,15 @@ func (c *CPU) x87Mem(in *inst, esc byte, reg int) {
 				f.push(f80FromFloat64(math.Float64frombits(x)))
 			}
 		case 1:
-			if c.wr64(a, f.st(0).toInt(3, 8)) {
+			if c.wr64(a, f.storeInt(3, 8)) {
 				f.pop()
 			}
 		case 2, 3:
-			if c.wr64(a, math.Float64bits(f.st(0).toFloat64(f.rc()))) && reg == 3 {
+			v := uint64(indefinite64)
+			if f.has(0) {
+				v = math.Float64bits(f.st(0).toFloat64(f.rc()))
+			}
+			if c.wr64(a, v) && reg == 3 {
 				f.pop()
 			}
 		case 7: // FNSTSW m16
@@ -787,7 +926,7 @@ func (c *CPU) x87Mem(in *inst, esc byte, reg int) {
 			if reg == 1 {
 				rc = 3
 			}
-			if c.wr16(a, f.st(0).toInt(rc, 2)) && reg != 2 {
+			if c.wr16(a, f.storeInt(rc, 2)) && reg != 2 {
 				f.pop()
 			}
 		case 5:
@@ -796,7 +935,7 @@ func (c *CPU) x87Mem(in *inst, esc byte, reg int) {
 				f.push(f80FromBig(new(big.Float).SetInt64(int64(x)), 0, 64))
 			}
 		case 7:
-			if c.wr64(a, f.st(0).toInt(f.rc(), 8)) {
+			if c.wr64(a, f.storeInt(f.rc(), 8)) {
 				f.pop()
 			}
 		default: // FBLD, FBSTP

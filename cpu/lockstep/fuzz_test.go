@@ -1,0 +1,431 @@
+package lockstep
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/aurora-vm/aurora-vm/cpu"
+	"github.com/aurora-vm/aurora-vm/cpu/interp"
+	"github.com/aurora-vm/aurora-vm/cpu/kvm"
+	"github.com/aurora-vm/aurora-vm/mmu"
+)
+
+// The fuzz target runs a short piece of code on both engines from the same
+// random registers and memory, stepping both and comparing after every
+// instruction, and compares the memory it may have written at the end.
+
+const (
+	fuzzCodeVA  = 0x400000
+	fuzzDataVA  = 0x600000
+	fuzzData    = 4 * mmu.PageSize
+	fuzzStackVA = 0x7FFF0000
+	fuzzStack   = 2 * mmu.PageSize
+	fuzzSteps   = 64
+	fuzzMaxCode = 256
+)
+
+// rigSide is one engine with an address space laid out for fuzzing.
+type rigSide struct {
+	phys *mmu.PhysMem
+	eng  cpu.Engine
+	as   *mmu.AddressSpace
+}
+
+type rig struct {
+	side [2]*rigSide
+	// fpSize is the size of the FP state the KVM engine takes.
+	fpSize int
+}
+
+var fuzzRig = sync.OnceValues(func() (*rig, error) {
+	r := &rig{}
+	for side := range 2 {
+		s := &rigSide{}
+		var err error
+		if s.phys, err = mmu.NewPhysMem(64 << 20); err != nil {
+			return nil, err
+		}
+		if side == Oracle {
+			if s.eng, err = kvm.New(s.phys); err != nil {
+				return nil, err
+			}
+		} else {
+			s.eng = interp.New(s.phys)
+		}
+		if s.as, err = mmu.NewAddressSpace(s.phys); err != nil {
+			return nil, err
+		}
+		for _, m := range []struct {
+			va, size uint64
+			perm     mmu.Perm
+		}{
+			{fuzzCodeVA, mmu.PageSize, mmu.Read | mmu.Exec},
+			{fuzzDataVA, fuzzData, mmu.Read | mmu.Write},
+			{fuzzStackVA, fuzzStack, mmu.Read | mmu.Write},
+		} {
+			if err := s.as.Map(m.va, m.size, m.perm, "fuzz"); err != nil {
+				return nil, err
+			}
+		}
+		r.side[side] = s
+	}
+	return r, nil
+})
+
+// fill writes b at va through the frames, whatever the page's permissions.
+func (s *rigSide) fill(va uint64, b []byte) error {
+	for len(b) > 0 {
+		pa, ok := s.as.Translate(va, false)
+		if !ok {
+			return fmt.Errorf("0x%x is not mapped", va)
+		}
+		off := va % mmu.PageSize
+		n := copy(s.phys.Page(pa &^ (mmu.PageSize - 1))[off:], b)
+		b, va = b[n:], va+uint64(n)
+	}
+	return nil
+}
+
+// fuzzStart derives the initial registers, FP state and memory from seed.
+// Registers that commonly hold pointers point into the data pages, so that
+// memory operands mostly land there.
+func fuzzStart(seed uint64, fpSize int) (regs cpu.Regs, fp, data []byte) {
+	rng := rand.New(rand.NewPCG(seed, 0x10c5_7e9))
+	val := func() uint64 {
+		switch rng.IntN(4) {
+		case 0:
+			return uint64(rng.IntN(64)) // small: counts, indexes
+		case 1:
+			return uint64(int64(rng.Int32())) // sign-extended 32-bit
+		}
+		return rng.Uint64()
+	}
+	ptr := func() uint64 { return fuzzDataVA + mmu.PageSize + uint64(rng.IntN(2*mmu.PageSize)) }
+	regs = cpu.Regs{
+		RAX: val(), RBX: ptr(), RCX: val(), RDX: val(), RSI: ptr(), RDI: ptr(),
+		RSP: fuzzStackVA + fuzzStack/2, RBP: ptr(),
+		R8: val(), R9: val(), R10: val(), R11: val(), R12: ptr(), R13: val(), R14: val(), R15: ptr(),
+		RIP: fuzzCodeVA, RFLAGS: 0x202 | rng.Uint64()&flagsArith,
+	}
+	fp = make([]byte, fpSize)
+	binary.LittleEndian.PutUint16(fp[xsFCW:], 0x37F)
+	binary.LittleEndian.PutUint32(fp[xsMXCSR:], 0x1F80)
+	for i := range 16 {
+		binary.LittleEndian.PutUint64(fp[xsXMM+16*i:], val())
+		binary.LittleEndian.PutUint64(fp[xsXMM+16*i+8:], val())
+	}
+	binary.LittleEndian.PutUint64(fp[512:], 3) // XSTATE_BV: x87 and SSE
+	data = make([]byte, fuzzData+fuzzStack)
+	for i := 0; i < len(data); i += 8 {
+		binary.LittleEndian.PutUint64(data[i:], val())
+	}
+	return regs, fp, data
+}
+
+// unadvertised reports whether code is an instruction of an extension the
+// engines' CPUID does not offer (see cpu/cpuid.go): the interpreter may
+// refuse it where the hardware runs it, and programs do not use it.
+func unadvertised(code []byte) bool {
+	i := 0
+	for i < len(code) && (code[i] == 0x66 || code[i] == 0xF2 || code[i] == 0xF3 || code[i]&0xF0 == 0x40 ||
+		code[i] == 0x2E || code[i] == 0x3E || code[i] == 0x26 || code[i] == 0x36 || code[i] == 0x64 || code[i] == 0x65 || code[i] == 0xF0) {
+		i++
+	}
+	if i < len(code) && (code[i] == 0xC4 || code[i] == 0xC5 || code[i] == 0x62 || code[i] == 0x8F) {
+		return true // VEX, EVEX, XOP
+	}
+	if i+1 < len(code) && code[i] == 0x0F {
+		switch code[i+1] {
+		case 0x38, 0x3A, 0x01, 0x78, 0x79, 0x7C, 0x7D, 0xC7, 0xAE, 0x0D, 0x18, 0x1C, 0x1E, 0xB8:
+			// SSSE3 and later; system ops (xgetbv, rdpid...);
+			// SSE3 horizontal ops; rdrand/rdseed; fences, xsave;
+			// prefetches, hints; popcnt with no 66 is ok but jmpe
+			// is not.
+			return true
+		case 0xD0, 0xF0, 0x12, 0x16:
+			return code[0] == 0xF2 || code[0] == 0xF3 // SSE3
+		case 0xBC, 0xBD:
+			return code[0] == 0xF3 && code[i+1] == 0xBC // TZCNT (BMI1)
+		}
+	}
+	return false
+}
+
+// fuzzRun runs code on both engines and reports the first difference.
+func fuzzRun(t *testing.T, seed uint64, code []byte) {
+	r, err := fuzzRig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var cpus [2]cpu.Stepper
+	var regs cpu.Regs
+	var fp, data []byte
+	page := bytes.Repeat([]byte{0xCC}, mmu.PageSize) // int3 after the code
+	copy(page, code)
+	for side, s := range r.side {
+		c, err := s.eng.NewCPU(s.as)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		cpus[side] = c.(cpu.Stepper)
+		if side == Oracle {
+			kfp, err := c.FPState()
+			if err != nil {
+				t.Fatal(err)
+			}
+			regs, fp, data = fuzzStart(seed, max(len(kfp), 4096))
+		}
+		*c.Regs() = regs
+		if err := c.SetFPState(fp); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []struct {
+			va uint64
+			b  []byte
+		}{{fuzzCodeVA, page}, {fuzzDataVA, data[:fuzzData]}, {fuzzStackVA, data[fuzzData:]}} {
+			if err := s.fill(f.va, f.b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var recent []uint64
+	for step := range fuzzSteps {
+		pc := cpus[Oracle].Regs().RIP
+		insn := readInsn(r.side[Oracle].as, pc)
+		undefined, counter := classify(insn, cpus[Oracle].Regs())
+		var st [2]*State
+		for side, c := range cpus {
+			ex, err := c.Step()
+			if err != nil {
+				t.Fatalf("%s: %v", r.side[side].eng.Name(), err)
+			}
+			st[side] = &State{Phase: phaseStep, Exit: ex, PC: pc, Insn: insn, Step: uint64(step + 1),
+				Recent: recent, undefined: undefined, counter: counter}
+			if err := st[side].read(c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		o, x := st[Oracle], st[Tested]
+		if x.Exit.Kind == cpu.ExitFault && x.Exit.Fault.Vector == cpu.VecInvalidOp && o.Exit.Kind != cpu.ExitFault && unadvertised(insn) {
+			t.Skipf("0x%x: % x (%s) belongs to an extension CPUID does not offer", pc, insn, Disassemble(insn, pc))
+		}
+		if o.Exit.Kind == cpu.ExitFault && o.Exit.Fault.Vector == cpu.VecInvalidOp &&
+			x.Exit.Kind == cpu.ExitFault && x.Exit.Fault.Vector == cpu.VecGeneralProt {
+			// On PVM hosts KVM intercepts #GP and emulates the
+			// instruction; its emulator knows no x87 or SSE
+			// instruction and raises #UD instead (a non-canonical
+			// operand of movsd or fldt, say).
+			t.Skipf("0x%x: % x (%s): #UD from KVM's emulator where the CPU raises #GP", pc, insn, Disassemble(insn, pc))
+		}
+		if o.Exit.Kind == cpu.ExitFault && o.Exit.Fault.Vector == cpu.VecDebug && x.Exit.Kind == cpu.ExitStep && o.Regs.RIP >= mmu.UserEnd {
+			// A jump to a canonical supervisor address completes; the
+			// KVM engine's Step takes only a #DB at a program address
+			// for its single-step trap and reports this one as a fault.
+			t.Skipf("0x%x: % x (%s) went to 0x%x, where KVM's Step cannot tell its single-step trap", pc, insn, Disassemble(insn, pc), o.Regs.RIP)
+		}
+		if f := o.Exit.Fault; o.Exit.Kind == cpu.ExitFault && f.Vector == cpu.VecPageFault && (f.Addr >= mmu.UserEnd) {
+			t.Skipf("the code touched the KVM engine's own pages at 0x%x", f.Addr)
+		}
+		mask(o, x, cpus[Tested].Regs(), false)
+		if diffs := compare(o, x); len(diffs) > 0 {
+			if why := knownIssue(o, x, diffs); why != "" && *flagSkipKnown {
+				t.Skipf("known difference: %s", why)
+			}
+			d := &Divergence{Names: [2]string{r.side[0].eng.Name(), r.side[1].eng.Name()}, Oracle: o, Tested: x, Diffs: diffs}
+			t.Fatalf("seed %#x, code % x:\n%v", seed, code, d)
+		}
+		recent = append(recent, pc)
+		if o.Exit.Kind != cpu.ExitStep || o.Regs.RIP < fuzzCodeVA || o.Regs.RIP >= fuzzCodeVA+uint64(len(code)) {
+			break
+		}
+	}
+	// Memory the code may have written.
+	for _, m := range []struct{ va, size uint64 }{{fuzzDataVA, fuzzData}, {fuzzStackVA, fuzzStack}} {
+		var mem [2][]byte
+		for side, s := range r.side {
+			mem[side] = make([]byte, m.size)
+			if err := s.as.ReadAt(mem[side], m.va); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(mem[0], mem[1]) {
+			i := 0
+			for mem[0][i] == mem[1][i] {
+				i++
+			}
+			i &^= 7
+			t.Fatalf("seed %#x, code % x: memory differs at 0x%x: %s % x, %s % x (instructions at %#x)",
+				seed, code, m.va+uint64(i), r.side[0].eng.Name(), mem[0][i:i+8], r.side[1].eng.Name(), mem[1][i:i+8], recent)
+		}
+	}
+}
+
+var flagSkipKnown = flag.Bool("lockstep.skipknown", false, "skip fuzz inputs that hit a difference already reported (see knownIssue), to look for new ones")
+
+// knownIssue names a class of interpreter differences already reported, so
+// that a fuzzing session can look past it (-lockstep.skipknown). Inputs
+// that show one and are not fixed yet are kept in testdata/known (run them
+// with -lockstep.known); fixed ones move to testdata/fuzz, where every run
+// replays them.
+func knownIssue(o, x *State, diffs []Diff) string {
+	for _, d := range diffs {
+		if d.Field == "MXCSR" && (o.MXCSR^x.MXCSR)&^0x3F == 0 {
+			// Only the exception flags differ.
+			return "SSE arithmetic does not set MXCSR's exception flags (IE DE ZE OE UE PE)"
+		}
+	}
+	return ""
+}
+
+// harvest collects distinct encodings of straight-line instructions from
+// the test images' code, in a stable order.
+func harvest(t testing.TB) [][]byte {
+	if err := buildImages(); err != nil {
+		t.Fatal(err)
+	}
+	paths, _ := filepath.Glob(filepath.Join(imagesDir, "build", "*.elf"))
+	seen := map[string]bool{}
+	for _, p := range paths {
+		f, err := elf.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := f.Section(".text")
+		if text == nil {
+			f.Close()
+			continue
+		}
+		b, err := text.Data()
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for len(b) > 0 {
+			inst, err := x86asm.Decode(b, 64)
+			if err != nil {
+				b = b[1:]
+				continue
+			}
+			if straightLine(inst) {
+				seen[string(b[:inst.Len])] = true
+			}
+			b = b[inst.Len:]
+		}
+	}
+	list := make([]string, 0, len(seen))
+	for s := range seen {
+		list = append(list, s)
+	}
+	sort.Strings(list)
+	out := make([][]byte, len(list))
+	for i, s := range list {
+		out[i] = []byte(s)
+	}
+	return out
+}
+
+// straightLine reports whether inst continues at the next instruction and
+// touches no state outside the compared registers and memory.
+func straightLine(inst x86asm.Inst) bool {
+	op := inst.Op.String()
+	switch {
+	case strings.HasPrefix(op, "J"), strings.HasPrefix(op, "LOOP"):
+		return false
+	}
+	switch inst.Op {
+	case x86asm.CALL, x86asm.RET, x86asm.SYSCALL, x86asm.INT, x86asm.UD2, x86asm.HLT, x86asm.CPUID,
+		x86asm.LRET, x86asm.IRETQ, x86asm.NOP:
+		return false
+	}
+	for _, a := range inst.Args {
+		if m, ok := a.(x86asm.Mem); ok && m.Base == x86asm.RIP {
+			return false // its target depends on where the code sits
+		}
+	}
+	return true
+}
+
+func FuzzLockstep(f *testing.F) {
+	if err := kvm.Available(); err != nil {
+		f.Skipf("skipping: no hardware oracle: %v", err)
+	}
+	corpus := harvest(f)
+	if len(corpus) == 0 {
+		f.Fatal("no instructions harvested from the test images")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		var code []byte
+		for n := 2 + rng.IntN(10); n > 0; n-- {
+			code = append(code, corpus[rng.IntN(len(corpus))]...)
+		}
+		f.Add(rng.Uint64(), code)
+	}
+	f.Fuzz(func(t *testing.T, seed uint64, code []byte) {
+		if len(code) == 0 || len(code) > fuzzMaxCode {
+			t.Skip()
+		}
+		fuzzRun(t, seed, code)
+	})
+}
+
+var flagKnown = flag.Bool("lockstep.known", false, "also replay the inputs of known, unfixed differences (testdata/known)")
+
+// TestKnownIssues replays the inputs of known, unfixed differences
+// (testdata/known/FuzzLockstep, in the fuzz corpus format) when
+// -lockstep.known is given.
+func TestKnownIssues(t *testing.T) {
+	if !*flagKnown {
+		t.Skip("run with -lockstep.known")
+	}
+	requireKVM(t)
+	paths, _ := filepath.Glob(filepath.Join("testdata", "known", "FuzzLockstep", "*"))
+	for _, p := range paths {
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			seed, code, err := readCorpusFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fuzzRun(t, seed, code)
+		})
+	}
+}
+
+// readCorpusFile reads a "go test fuzz v1" file of a uint64 and a []byte.
+func readCorpusFile(path string) (uint64, []byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, nil, err
+	}
+	ls := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(ls) != 3 || ls[0] != "go test fuzz v1" {
+		return 0, nil, fmt.Errorf("%s: not a fuzz input of two values", path)
+	}
+	var seed uint64
+	if _, err := fmt.Sscanf(ls[1], "uint64(%d)", &seed); err != nil {
+		return 0, nil, fmt.Errorf("%s: %v", path, err)
+	}
+	q := strings.TrimSuffix(strings.TrimPrefix(ls[2], "[]byte("), ")")
+	s, err := strconv.Unquote(q)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return seed, []byte(s), nil
+}
