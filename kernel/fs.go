@@ -121,6 +121,17 @@ func (p *Process) path(addr uint64) (string, error) {
 	return "", errno.EFAULT
 }
 
+// fsPath reads the guest path at pathAddr and returns it with the file
+// system it names a file in.
+func (p *Process) fsPath(pathAddr uint64) (*vfs.FS, string, error) {
+	path, err := p.path(pathAddr)
+	if err != nil {
+		return nil, "", err
+	}
+	fs, err := p.fs()
+	return fs, path, err
+}
+
 // Open opens the file at the guest path pathAddr with open's flags and
 // returns the new descriptor, the lowest free one. A full table is EMFILE
 // before anything is looked up or created, as on Linux.
@@ -156,11 +167,7 @@ func (p *Process) freeFD() bool {
 // Stat stores the description of the file at the guest path pathAddr at
 // guest address statAddr (struct stat).
 func (p *Process) Stat(pathAddr, statAddr uint64) error {
-	path, err := p.path(pathAddr)
-	if err != nil {
-		return err
-	}
-	fs, err := p.fs()
+	fs, path, err := p.fsPath(pathAddr)
 	if err != nil {
 		return err
 	}
@@ -259,11 +266,7 @@ func (p *Process) Getdents(fd int, buf, n uint64) (int64, error) {
 
 // Mkdir makes a directory at the guest path pathAddr.
 func (p *Process) Mkdir(pathAddr uint64) error {
-	path, err := p.path(pathAddr)
-	if err != nil {
-		return err
-	}
-	fs, err := p.fs()
+	fs, path, err := p.fsPath(pathAddr)
 	if err != nil {
 		return err
 	}
@@ -272,11 +275,7 @@ func (p *Process) Mkdir(pathAddr uint64) error {
 
 // Unlink removes the file named by the guest path pathAddr.
 func (p *Process) Unlink(pathAddr uint64) error {
-	path, err := p.path(pathAddr)
-	if err != nil {
-		return err
-	}
-	fs, err := p.fs()
+	fs, path, err := p.fsPath(pathAddr)
 	if err != nil {
 		return err
 	}
