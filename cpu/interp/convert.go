@@ -358,6 +358,8 @@ func convert(in *inst, x *x86asm.Inst, raw []byte) error {
 		if in.imm == 3 && raw[len(raw)-1] == 0xCC { // INT3 (CC), after any prefixes, not INT 3 (CD 03)
 			in.fn = opInt3
 		}
+	case x86asm.ICEBP:
+		in.fn, in.flow = opIcebp, 1
 	case x86asm.UD0, x86asm.UD1, x86asm.UD2:
 		in.fn, in.flow = opUD, 1
 	case x86asm.CPUID:

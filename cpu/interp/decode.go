@@ -235,6 +235,25 @@ func scanPrefixes(raw []byte, buf *[15]byte) (code []byte, dropped int, seg byte
 	return buf[:n], dropped, seg
 }
 
+// testAlias rewrites F6 /1 and F7 /1, which the CPU executes as TEST r/m,
+// imm (F6 /0, F7 /0) but x86asm does not decode, into those forms, in a
+// copy in buf; other code comes back as it is.
+func testAlias(code []byte, buf *[15]byte) []byte {
+	i := 0
+	for i < len(code) && isLegacyPrefix(code[i]) {
+		i++
+	}
+	if i < len(code) && isREX(code[i]) {
+		i++
+	}
+	if i+1 >= len(code) || code[i]&^1 != 0xF6 || code[i+1]>>3&7 != 1 {
+		return code
+	}
+	n := copy(buf[:], code)
+	buf[i+1] &^= 7 << 3
+	return buf[:n]
+}
+
 // stackSegment reports whether a memory operand addresses the stack
 // segment, for which a non-canonical address raises #SS instead of #GP:
 // by default when its base register is RSP or RBP (not R12 or R13), and
@@ -269,6 +288,8 @@ func decodeInst(in *inst, raw []byte, pc uint64) (int, error) {
 	}
 	var buf [15]byte
 	code, dropped, seg := scanPrefixes(raw, &buf)
+	var alias [15]byte
+	code = testAlias(code, &alias)
 	x, err := x86asm.Decode(code, 64)
 	if dropped > 0 && len(raw) >= 15 && (err != nil || x.Op == 0) {
 		// Cut short by the 15 bytes: an instruction longer than that,

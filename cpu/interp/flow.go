@@ -239,22 +239,33 @@ func opSyscall(c *CPU, in *inst) {
 	c.stop |= stopExit
 }
 
-// opInt is INT imm8: int $0x80 is a syscall; every other vector has no
-// gate a program may use, so it raises #GP with the IDT error code.
+// opInt is INT imm8: int $0x80 is a syscall; int $3 and int $4 raise
+// #BP and #OF, whose gates a program may use, as traps; every other vector
+// has no gate a program may use, so it raises #GP with the IDT error code.
 func opInt(c *CPU, in *inst) {
-	if in.imm == 0x80 {
+	switch in.imm {
+	case 0x80:
 		c.rip = in.next
 		c.exit = cpu.Exit{Kind: cpu.ExitSyscall, Int80: true}
 		c.stop |= stopExit
-		return
+	case cpu.VecBreakpoint, cpu.VecOverflow:
+		c.trap(uint8(in.imm), in.next)
+	default:
+		c.fault(cpu.VecGeneralProt, in.imm<<3|2, 0)
 	}
-	c.fault(cpu.VecGeneralProt, in.imm<<3|2, 0)
 }
 
 // opInt3 raises #BP, a trap: the reported PC is after the instruction.
-func opInt3(c *CPU, in *inst) {
-	c.exit = cpu.Exit{Kind: cpu.ExitFault, Fault: cpu.Fault{Vector: cpu.VecBreakpoint, PC: in.next}}
-	c.rip = in.next
+func opInt3(c *CPU, in *inst) { c.trap(cpu.VecBreakpoint, in.next) }
+
+// opIcebp is ICEBP (INT1): #DB, a trap.
+func opIcebp(c *CPU, in *inst) { c.trap(cpu.VecDebug, in.next) }
+
+// trap raises exception vector as a trap: the thread stops after the
+// instruction, at next, which the fault reports.
+func (c *CPU) trap(vector uint8, next uint64) {
+	c.exit = cpu.Exit{Kind: cpu.ExitFault, Fault: cpu.Fault{Vector: vector, PC: next}}
+	c.rip = next
 	c.stop |= stopExit
 }
 

@@ -184,6 +184,11 @@ func TestFaults(t *testing.T) {
 		{"hlt", []byte{0xF4}, cpu.Regs{}, cpu.VecGeneralProt, 0, 0, codeVA},
 		{"int 3", []byte{0xCC}, cpu.Regs{}, cpu.VecBreakpoint, 0, 0, codeVA + 1},
 		{"int 0x21", []byte{0xCD, 0x21}, cpu.Regs{}, cpu.VecGeneralProt, 0x21<<3 | 2, 0, codeVA},
+		{"int 0x1", []byte{0xCD, 0x01}, cpu.Regs{}, cpu.VecGeneralProt, 0x1<<3 | 2, 0, codeVA},
+		{"int 0xff with prefix", []byte{0x66, 0xCD, 0xFF}, cpu.Regs{}, cpu.VecGeneralProt, 0xFF<<3 | 2, 0, codeVA},
+		{"int $3", []byte{0xCD, 0x03}, cpu.Regs{}, cpu.VecBreakpoint, 0, 0, codeVA + 2},
+		{"int $4", []byte{0xCD, 0x04}, cpu.Regs{}, cpu.VecOverflow, 0, 0, codeVA + 2},
+		{"icebp", []byte{0xF1}, cpu.Regs{}, cpu.VecDebug, 0, 0, codeVA + 1},
 		{"engine page", []byte{0x8A, 0x03}, cpu.Regs{RBX: mmu.UserEnd}, cpu.VecPageFault, pfUser, mmu.UserEnd, codeVA},
 		{"movaps misaligned", []byte{0x0F, 0x28, 0x03}, cpu.Regs{RBX: dataVA + 8}, cpu.VecGeneralProt, 0, 0, codeVA},
 	} {
@@ -200,8 +205,8 @@ func TestFaults(t *testing.T) {
 			if ex.Kind != cpu.ExitFault || ex.Fault != want {
 				t.Fatalf("exit %+v, want fault %+v", ex, want)
 			}
-			if tc.vector != cpu.VecBreakpoint && m.c.Regs().RIP != tc.pc {
-				t.Errorf("RIP %#x, want the faulting instruction %#x", m.c.Regs().RIP, tc.pc)
+			if m.c.Regs().RIP != tc.pc {
+				t.Errorf("RIP %#x, want %#x", m.c.Regs().RIP, tc.pc)
 			}
 		})
 	}

@@ -13,9 +13,8 @@ import (
 // operations work on them lane by lane. Floating-point arithmetic follows
 // MXCSR's rounding control (Go's own arithmetic for round-to-nearest,
 // math/big otherwise) and x86's NaN rules: a NaN operand comes back quiet,
-// the first source's if both are NaN. MXCSR's sticky exception flags are
-// not updated (every exception is masked at start-up, so programs only see
-// them by reading MXCSR).
+// the first source's if both are NaN. The exception conditions set MXCSR's
+// sticky flags, or raise #XM where unmasked (softfp.go, sseDone).
 
 type sseInfo struct {
 	fn  func(*CPU, *inst)
@@ -138,6 +137,8 @@ func convertSSE(in *inst, x *x86asm.Inst, f sseInfo) error {
 		in.size = argSize(x, 0)
 	case x86asm.PEXTRW:
 		in.size = argSize(x, 0)
+	case x86asm.COMISS, x86asm.COMISD:
+		in.imm = 1
 	}
 	for i := 0; i < 3; i++ {
 		if k := in.ops[i].kind; k == kReg || k == kRegH {
@@ -633,100 +634,10 @@ func opPinsrw(c *CPU, in *inst) {
 	setLane(&c.xmm[in.ops[0].reg], 2, int(in.ops[2].disp&7), v)
 }
 
-// Floating point: operation (sub >> 4) and format (sub & 15).
-const (
-	fAdd = iota
-	fSub
-	fMul
-	fDiv
-	fMin
-	fMax
-	fSqrt
-)
-
-const (
-	fS  = 0 // scalar single
-	fD  = 1 // scalar double
-	fPS = 2
-	fPD = 3
-)
-
 // rounding is MXCSR's rounding control.
 func (c *CPU) rounding() uint32 { return c.mxcsr >> 13 & 3 }
 
 var bigModes = [4]big.RoundingMode{big.ToNearestEven, big.ToNegativeInf, big.ToPositiveInf, big.ToZero}
-
-const (
-	f64QNaNBit = 1 << 51
-	f32QNaNBit = 1 << 22
-)
-
-// arith64 computes one double-precision operation with x86 NaN rules.
-func arith64(op uint8, a, b uint64, rc uint32) uint64 {
-	fa, fb := math.Float64frombits(a), math.Float64frombits(b)
-	switch op {
-	case fMin, fMax:
-		if math.IsNaN(fa) || math.IsNaN(fb) || fa == 0 && fb == 0 {
-			return b
-		}
-		if op == fMin && fa < fb || op == fMax && fa > fb {
-			return a
-		}
-		return b
-	case fSqrt:
-		if math.IsNaN(fb) {
-			return b | f64QNaNBit
-		}
-		if rc == 0 || fb < 0 || math.IsInf(fb, 0) || fb == 0 {
-			return math.Float64bits(math.Sqrt(fb))
-		}
-		x := new(big.Float).SetPrec(200).SetFloat64(fb)
-		x.Sqrt(x)
-		return roundBig64(x, rc)
-	}
-	if math.IsNaN(fa) {
-		return a | f64QNaNBit
-	}
-	if math.IsNaN(fb) {
-		return b | f64QNaNBit
-	}
-	var r float64
-	switch op {
-	case fAdd:
-		r = fa + fb
-	case fSub:
-		r = fa - fb
-	case fMul:
-		r = fa * fb
-	case fDiv:
-		r = fa / fb
-	}
-	if rc != 0 && !math.IsNaN(r) && !math.IsInf(r, 0) && !math.IsInf(fa, 0) && !math.IsInf(fb, 0) {
-		x, y := new(big.Float).SetFloat64(fa), new(big.Float).SetFloat64(fb)
-		z := new(big.Float).SetPrec(2200)
-		switch op {
-		case fAdd:
-			z.Add(x, y)
-		case fSub:
-			z.Sub(x, y)
-		case fMul:
-			z.Mul(x, y)
-		case fDiv:
-			if fb == 0 {
-				return math.Float64bits(r)
-			}
-			z.SetPrec(200).Quo(x, y)
-		}
-		if z.Sign() == 0 {
-			if rc == 1 && op != fMul && op != fDiv && fa+fb == 0 && !(math.Signbit(fa) && math.Signbit(fb)) {
-				return 1 << 63 // x - x rounds to -0 toward negative infinity
-			}
-			return math.Float64bits(r)
-		}
-		return roundBig64(z, rc)
-	}
-	return math.Float64bits(r)
-}
 
 // roundBig64 rounds an exact value to double precision in mode rc.
 func roundBig64(z *big.Float, rc uint32) uint64 {
@@ -757,107 +668,6 @@ func roundBig32(z *big.Float, rc uint32) uint32 {
 	return math.Float32bits(f)
 }
 
-// arith32 computes one single-precision operation.
-func arith32(op uint8, a, b uint32, rc uint32) uint32 {
-	fa, fb := math.Float32frombits(a), math.Float32frombits(b)
-	nan := func(f float32) bool { return f != f }
-	switch op {
-	case fMin, fMax:
-		if nan(fa) || nan(fb) || fa == 0 && fb == 0 {
-			return b
-		}
-		if op == fMin && fa < fb || op == fMax && fa > fb {
-			return a
-		}
-		return b
-	case fSqrt:
-		if nan(fb) {
-			return b | f32QNaNBit
-		}
-		if fb < 0 {
-			return math.Float32bits(float32(math.NaN())) | 1<<31
-		}
-		x := new(big.Float).SetPrec(100).SetFloat64(float64(fb))
-		if fb == 0 || math.IsInf(float64(fb), 0) {
-			return b
-		}
-		x.Sqrt(x)
-		return roundBig32(x, rc)
-	}
-	if nan(fa) {
-		return a | f32QNaNBit
-	}
-	if nan(fb) {
-		return b | f32QNaNBit
-	}
-	// Double precision holds the exact sum, difference and product of two
-	// singles (and a correctly rounded quotient that rounds again
-	// correctly), so rounding that to single is exact rounding.
-	da, db := float64(fa), float64(fb)
-	var r float64
-	switch op {
-	case fAdd:
-		r = da + db
-	case fSub:
-		r = da - db
-	case fMul:
-		r = da * db
-	case fDiv:
-		r = da / db
-	}
-	if rc == 0 || math.IsNaN(r) || math.IsInf(r, 0) && (math.IsInf(da, 0) || math.IsInf(db, 0) || op == fDiv && db == 0) {
-		if math.IsNaN(r) {
-			return 0xFFC0_0000 // the default NaN
-		}
-		return math.Float32bits(float32(r))
-	}
-	if op == fDiv {
-		z := new(big.Float).SetPrec(100).Quo(new(big.Float).SetFloat64(da), new(big.Float).SetFloat64(db))
-		return roundBig32(z, rc)
-	}
-	if r == 0 {
-		if rc == 1 && op != fMul && !(math.Signbit(da) && math.Signbit(db)) {
-			return 1 << 31
-		}
-		return math.Float32bits(float32(r))
-	}
-	return roundBig32(new(big.Float).SetFloat64(r), rc)
-}
-
-func opFPArith(c *CPU, in *inst) {
-	op, form := in.sub>>4, in.sub&15
-	d := &c.xmm[in.ops[0].reg]
-	rc := c.rounding()
-	switch form {
-	case fD:
-		b, ok := c.src64(&in.ops[1])
-		if ok {
-			d[0] = c.daz64(arith64(op, c.dazIn64(d[0]), c.dazIn64(b), rc))
-		}
-	case fS:
-		b, ok := c.src32(&in.ops[1])
-		if ok {
-			r := arith32(op, uint32(c.dazIn32(d[0])), uint32(c.dazIn32(b)), rc)
-			d[0] = d[0]&^0xFFFF_FFFF | uint64(c.daz32(r))
-		}
-	case fPD:
-		lo, hi, ok := c.src128(&in.ops[1], true)
-		if ok {
-			d[0] = c.daz64(arith64(op, c.dazIn64(d[0]), c.dazIn64(lo), rc))
-			d[1] = c.daz64(arith64(op, c.dazIn64(d[1]), c.dazIn64(hi), rc))
-		}
-	case fPS:
-		lo, hi, ok := c.src128(&in.ops[1], true)
-		if ok {
-			s := [2]uint64{lo, hi}
-			for i := 0; i < 4; i++ {
-				r := arith32(op, uint32(c.dazIn32(lane(*d, 4, i))), uint32(c.dazIn32(lane(s, 4, i))), rc)
-				setLane(d, 4, i, uint64(c.daz32(r)))
-			}
-		}
-	}
-}
-
 // MXCSR's DAZ (denormal inputs are zero) and FTZ (denormal results are
 // zero) bits.
 const (
@@ -865,55 +675,237 @@ const (
 	mxcsrFTZ = 1 << 15
 )
 
-func (c *CPU) dazIn64(v uint64) uint64 {
-	if c.mxcsr&mxcsrDAZ != 0 && v&0x7FF0_0000_0000_0000 == 0 {
-		return v & (1 << 63)
-	}
-	return v
+// fpEnv is MXCSR's control for one instruction.
+type fpEnv struct {
+	rc       uint32
+	daz, ftz bool
+	masks    uint32 // the exception masks, as flags
 }
 
-func (c *CPU) daz64(v uint64) uint64 {
-	if c.mxcsr&mxcsrFTZ != 0 && v&0x7FF0_0000_0000_0000 == 0 {
-		return v & (1 << 63)
-	}
-	return v
+// env reads MXCSR's controls. FTZ applies only while underflow is masked.
+func (c *CPU) env() fpEnv {
+	m := c.mxcsr
+	return fpEnv{rc: m >> mxRCShift & 3, daz: m&mxcsrDAZ != 0, ftz: m&mxcsrFTZ != 0 && m&(exUE<<mxMaskSh) != 0,
+		masks: m >> mxMaskSh & 0x3F}
 }
 
-func (c *CPU) dazIn32(v uint64) uint64 {
-	v &= 0xFFFF_FFFF
-	if c.mxcsr&mxcsrDAZ != 0 && v&0x7F80_0000 == 0 {
-		return v & (1 << 31)
+// sseDone takes the exception flags an instruction's elements raised (as
+// for masked exceptions, with exTiny) into MXCSR. Where one is unmasked it
+// raises #XM instead, and the destination must be left alone (false): an
+// unmasked exception found before computing (IE, DE, ZE) reports those
+// conditions only, one found in rounding (OE, UE, PE) reports them all.
+func (c *CPU) sseDone(fl uint32) bool {
+	if fl == 0 {
+		return true
 	}
-	return v
+	masks := c.mxcsr >> mxMaskSh & 0x3F
+	if pre := fl & exPre; pre&^masks != 0 {
+		c.mxcsr |= pre
+		c.fault(cpu.VecSIMD, 0, 0)
+		return false
+	}
+	fl &= 0x3F
+	c.mxcsr |= fl
+	if fl&^masks != 0 {
+		c.fault(cpu.VecSIMD, 0, 0)
+		return false
+	}
+	return true
 }
 
-func (c *CPU) daz32(v uint32) uint32 {
-	if c.mxcsr&mxcsrFTZ != 0 && v&0x7F80_0000 == 0 {
-		return v & (1 << 31)
+// Floating point: operation (sub >> 4) and format (sub & 15).
+const (
+	fAdd = iota
+	fSub
+	fMul
+	fDiv
+	fMin
+	fMax
+	fSqrt
+)
+
+const (
+	fS  = 0 // scalar single
+	fD  = 1 // scalar double
+	fPS = 2
+	fPD = 3
+)
+
+// fpOps maps the instructions' operations to fpArith's.
+var fpOps = [...]int{fAdd: fpAdd, fSub: fpSub, fMul: fpMul, fDiv: fpDiv, fSqrt: fpSqrt}
+
+// sseElem computes one element of an SSE arithmetic instruction.
+func sseElem(op uint8, a, b uint64, f *fpFmt, e fpEnv) (uint64, uint32) {
+	if op != fMin && op != fMax {
+		r, fl := fpArith(fpOps[op], a, b, f, e.rc, e.daz, e.ftz)
+		return e.result(r, fl, f)
 	}
-	return v
+	// MIN and MAX return the second operand if either is a NaN (an
+	// invalid operation even for a QNaN) or both are zeros.
+	if e.daz {
+		if f.isDenorm(a) {
+			a &= f.signBit()
+		}
+		if f.isDenorm(b) {
+			b &= f.signBit()
+		}
+	}
+	if f.isNaN(a) || f.isNaN(b) {
+		return b, exIE
+	}
+	var fl uint32
+	if f.isDenorm(a) || f.isDenorm(b) {
+		fl = exDE
+	}
+	fa, fb := fpValue(a, f), fpValue(b, f)
+	if fa == 0 && fb == 0 {
+		return b, fl
+	}
+	if op == fMin && fa < fb || op == fMax && fa > fb {
+		return a, fl
+	}
+	return b, fl
 }
 
-// cmpPred evaluates CMPxx predicate p (0-7) on a and b.
-func cmpPred(p uint64, a, b float64) bool {
-	un := math.IsNaN(a) || math.IsNaN(b)
-	switch p & 7 {
+// result completes an element's floating-point result. A denormal result
+// is tiny even where it came out exact without rounding (an operand passed
+// through: x + 0), and FTZ flushes it to zero, which is then an underflow
+// and inexact. Where overflow or underflow is unmasked, the element's
+// exception reports no precision loss.
+func (e fpEnv) result(r uint64, fl uint32, f *fpFmt) (uint64, uint32) {
+	if f.isDenorm(r) {
+		fl |= exTiny
+		if e.ftz {
+			r &= f.signBit()
+			fl |= exUE | exPE
+		}
+	}
+	if fl&exTiny != 0 && e.masks&exUE == 0 {
+		fl |= exUE
+	}
+	if fl&(exOE|exUE)&^e.masks != 0 {
+		fl &^= exPE
+		if fl&exWide != 0 {
+			fl |= exPE
+		}
+	}
+	return r, fl
+}
+
+// cvt converts between single and double precision.
+func (e fpEnv) cvt(v uint64, from, to *fpFmt) (uint64, uint32) {
+	r, fl := fpToFP(v, from, to, e.rc, e.daz, e.ftz)
+	return e.result(r, fl, to)
+}
+
+// fpValue is a non-NaN single or double as a float64.
+func fpValue(v uint64, f *fpFmt) float64 {
+	if f == fmt64 {
+		return math.Float64frombits(v)
+	}
+	return float64(math.Float32frombits(uint32(v)))
+}
+
+func opFPArith(c *CPU, in *inst) {
+	op, form := in.sub>>4, in.sub&15
+	d := &c.xmm[in.ops[0].reg]
+	e := c.env()
+	switch form {
+	case fD:
+		b, ok := c.src64(&in.ops[1])
+		if ok {
+			r, fl := sseElem(op, d[0], b, fmt64, e)
+			if c.sseDone(fl) {
+				d[0] = r
+			}
+		}
+	case fS:
+		b, ok := c.src32(&in.ops[1])
+		if ok {
+			r, fl := sseElem(op, d[0]&0xFFFF_FFFF, b, fmt32, e)
+			if c.sseDone(fl) {
+				d[0] = d[0]&^0xFFFF_FFFF | r
+			}
+		}
+	case fPD:
+		lo, hi, ok := c.src128(&in.ops[1], true)
+		if ok {
+			r0, f0 := sseElem(op, d[0], lo, fmt64, e)
+			r1, f1 := sseElem(op, d[1], hi, fmt64, e)
+			if c.sseDone(f0 | f1) {
+				*d = [2]uint64{r0, r1}
+			}
+		}
+	case fPS:
+		lo, hi, ok := c.src128(&in.ops[1], true)
+		if ok {
+			s := [2]uint64{lo, hi}
+			var r [2]uint64
+			var fl uint32
+			for i := 0; i < 4; i++ {
+				v, f := sseElem(op, lane(*d, 4, i), lane(s, 4, i), fmt32, e)
+				setLane(&r, 4, i, v)
+				fl |= f
+			}
+			if c.sseDone(fl) {
+				*d = r
+			}
+		}
+	}
+}
+
+// fpCompare compares a and b (after DAZ) for CMPxx predicate p (0-7, or
+// -1 for COMIS, -2 for UCOMIS): the outcome as -1, 0, 1 or 2 (unordered),
+// and the flags. Predicates LT, LE, NLT, NLE and COMIS signal on any NaN,
+// the others only on an SNaN.
+func fpCompare(a, b uint64, f *fpFmt, p int, daz bool) (int, uint32) {
+	if f.isNaN(a) || f.isNaN(b) {
+		if f.isSNaN(a) || f.isSNaN(b) || p == -1 || p == 1 || p == 2 || p == 5 || p == 6 {
+			return 2, exIE
+		}
+		return 2, 0
+	}
+	var fl uint32
+	if f.isDenorm(a) || f.isDenorm(b) {
+		if !daz {
+			fl = exDE
+		}
+		if daz && f.isDenorm(a) {
+			a &= f.signBit()
+		}
+		if daz && f.isDenorm(b) {
+			b &= f.signBit()
+		}
+	}
+	fa, fb := fpValue(a, f), fpValue(b, f)
+	switch {
+	case fa < fb:
+		return -1, fl
+	case fa > fb:
+		return 1, fl
+	}
+	return 0, fl
+}
+
+// cmpTrue tells CMPxx predicate p's result from fpCompare's outcome.
+func cmpTrue(p int, o int) bool {
+	switch p {
 	case 0:
-		return a == b
+		return o == 0
 	case 1:
-		return a < b
+		return o == -1
 	case 2:
-		return a <= b
+		return o == -1 || o == 0
 	case 3:
-		return un
+		return o == 2
 	case 4:
-		return a != b
+		return o != 0
 	case 5:
-		return !(a < b)
+		return o != -1
 	case 6:
-		return !(a <= b)
+		return o == 1 || o == 2
 	}
-	return !un
+	return o != 2
 }
 
 func opFPCmp(c *CPU, in *inst) {
@@ -922,32 +914,52 @@ func opFPCmp(c *CPU, in *inst) {
 		c.fault(cpu.VecInvalidOp, 0, 0) // AVX predicates need VEX
 		return
 	}
+	pi := int(p)
 	d := &c.xmm[in.ops[0].reg]
-	f64 := func(v uint64) float64 { return math.Float64frombits(c.dazIn64(v)) }
-	f32 := func(v uint64) float64 { return float64(math.Float32frombits(uint32(c.dazIn32(v)))) }
+	daz := c.mxcsr&mxcsrDAZ != 0
+	elem := func(a, b uint64, f *fpFmt, size uint8) (uint64, uint32) {
+		o, fl := fpCompare(a, b, f, pi, daz)
+		return boolMask(cmpTrue(pi, o), size), fl
+	}
 	switch in.sub {
 	case fD:
 		b, ok := c.src64(&in.ops[1])
 		if ok {
-			d[0] = boolMask(cmpPred(p, f64(d[0]), f64(b)), 8)
+			r, fl := elem(d[0], b, fmt64, 8)
+			if c.sseDone(fl) {
+				d[0] = r
+			}
 		}
 	case fS:
 		b, ok := c.src32(&in.ops[1])
 		if ok {
-			d[0] = d[0]&^0xFFFF_FFFF | boolMask(cmpPred(p, f32(d[0]), f32(b)), 4)
+			r, fl := elem(d[0]&0xFFFF_FFFF, b, fmt32, 4)
+			if c.sseDone(fl) {
+				d[0] = d[0]&^0xFFFF_FFFF | r
+			}
 		}
 	case fPD:
 		lo, hi, ok := c.src128(&in.ops[1], true)
 		if ok {
-			d[0] = boolMask(cmpPred(p, f64(d[0]), f64(lo)), 8)
-			d[1] = boolMask(cmpPred(p, f64(d[1]), f64(hi)), 8)
+			r0, f0 := elem(d[0], lo, fmt64, 8)
+			r1, f1 := elem(d[1], hi, fmt64, 8)
+			if c.sseDone(f0 | f1) {
+				*d = [2]uint64{r0, r1}
+			}
 		}
 	case fPS:
 		lo, hi, ok := c.src128(&in.ops[1], true)
 		if ok {
 			s := [2]uint64{lo, hi}
+			var r [2]uint64
+			var fl uint32
 			for i := 0; i < 4; i++ {
-				setLane(d, 4, i, boolMask(cmpPred(p, f32(lane(*d, 4, i)), f32(lane(s, 4, i))), 4))
+				v, f := elem(lane(*d, 4, i), lane(s, 4, i), fmt32, 4)
+				setLane(&r, 4, i, v)
+				fl |= f
+			}
+			if c.sseDone(fl) {
+				*d = r
 			}
 		}
 	}
@@ -961,34 +973,42 @@ func boolMask(b bool, size uint8) uint64 {
 }
 
 // opComis is (U)COMISS/(U)COMISD: ZF, PF, CF from the comparison, the
-// other arithmetic flags cleared.
+// other arithmetic flags cleared. in.imm is 1 for COMIS, which signals
+// on any NaN.
 func opComis(c *CPU, in *inst) {
-	var a, b float64
+	var a, b uint64
+	f := fmt32
 	if in.sub == 8 {
 		v, ok := c.src64(&in.ops[1])
 		if !ok {
 			return
 		}
-		a = math.Float64frombits(c.dazIn64(c.xmm[in.ops[0].reg][0]))
-		b = math.Float64frombits(c.dazIn64(v))
+		a, b, f = c.xmm[in.ops[0].reg][0], v, fmt64
 	} else {
 		v, ok := c.src32(&in.ops[1])
 		if !ok {
 			return
 		}
-		a = float64(math.Float32frombits(uint32(c.dazIn32(c.xmm[in.ops[0].reg][0]))))
-		b = float64(math.Float32frombits(uint32(c.dazIn32(v))))
+		a, b = c.xmm[in.ops[0].reg][0]&0xFFFF_FFFF, v
 	}
-	var f uint64
-	switch {
-	case math.IsNaN(a) || math.IsNaN(b):
-		f = flagZF | flagPF | flagCF
-	case a < b:
-		f = flagCF
-	case a == b:
-		f = flagZF
+	p := -2
+	if in.imm == 1 {
+		p = -1
 	}
-	c.setArith(f)
+	o, fl := fpCompare(a, b, f, p, c.mxcsr&mxcsrDAZ != 0)
+	if !c.sseDone(fl) {
+		return
+	}
+	var r uint64
+	switch o {
+	case 2:
+		r = flagZF | flagPF | flagCF
+	case -1:
+		r = flagCF
+	case 0:
+		r = flagZF
+	}
+	c.setArith(r)
 }
 
 // opCvtInt2F is CVTSI2SD (sub 8) and CVTSI2SS (sub 4); in.size is the
@@ -1000,117 +1020,67 @@ func opCvtInt2F(c *CPU, in *inst) {
 	}
 	iv := int64(signExtend(v, in.size))
 	d := &c.xmm[in.ops[0].reg]
-	rc := c.rounding()
 	if in.sub == 8 {
-		f := float64(iv)
-		if rc != 0 && int64(f) != iv || rc != 0 && f == 9223372036854775808.0 {
-			d[0] = roundBig64(new(big.Float).SetInt64(iv), rc)
-		} else {
-			d[0] = math.Float64bits(f)
+		r, fl := intToFP(iv, fmt64, c.rounding())
+		if c.sseDone(fl) {
+			d[0] = r
 		}
 		return
 	}
-	var r uint32
-	if rc == 0 {
-		r = math.Float32bits(float32(iv))
-	} else {
-		r = roundBig32(new(big.Float).SetInt64(iv), rc)
+	r, fl := intToFP(iv, fmt32, c.rounding())
+	if c.sseDone(fl) {
+		d[0] = d[0]&^0xFFFF_FFFF | r
 	}
-	d[0] = d[0]&^0xFFFF_FFFF | uint64(r)
-}
-
-// roundInt rounds f to an integer in mode rc.
-func roundInt(f float64, rc uint32) float64 {
-	switch rc {
-	case 0:
-		return math.RoundToEven(f)
-	case 1:
-		return math.Floor(f)
-	case 2:
-		return math.Ceil(f)
-	}
-	return math.Trunc(f)
-}
-
-// toInt converts to a size-byte signed integer, or the integer
-// indefinite value when out of range or NaN.
-func toInt(f float64, size uint8) uint64 {
-	indef := uint64(1) << (uint(size)*8 - 1)
-	if math.IsNaN(f) {
-		return indef
-	}
-	if size == 8 {
-		if f >= 9223372036854775808.0 || f < -9223372036854775808.0 {
-			return indef
-		}
-		return uint64(int64(f))
-	}
-	if f >= 2147483648.0 || f < -2147483648.0 {
-		return indef
-	}
-	return uint64(int64(f)) & 0xFFFF_FFFF
 }
 
 // opCvtF2Int is CVT(T)SD2SI and CVT(T)SS2SI: sub is the float size, with
 // 0x80 for truncation.
 func opCvtF2Int(c *CPU, in *inst) {
-	var f float64
+	var v uint64
+	var ok bool
+	f := fmt32
 	if in.sub&0x7F == 8 {
-		v, ok := c.src64(&in.ops[1])
-		if !ok {
-			return
-		}
-		f = math.Float64frombits(c.dazIn64(v))
+		v, ok = c.src64(&in.ops[1])
+		f = fmt64
 	} else {
-		v, ok := c.src32(&in.ops[1])
-		if !ok {
-			return
-		}
-		f = float64(math.Float32frombits(uint32(c.dazIn32(v))))
+		v, ok = c.src32(&in.ops[1])
+	}
+	if !ok {
+		return
 	}
 	rc := uint32(3)
 	if in.sub&0x80 == 0 {
 		rc = c.rounding()
 	}
-	c.setReg(in.ops[0].reg, in.size, toInt(roundInt(f, rc), in.size))
+	r, fl := fpToInt(v, f, in.size, rc, c.mxcsr&mxcsrDAZ != 0)
+	if c.sseDone(fl) {
+		c.setReg(in.ops[0].reg, in.size, r)
+	}
 }
 
 // opCvtF2F is CVTSD2SS (sub 8) and CVTSS2SD (sub 4).
 func opCvtF2F(c *CPU, in *inst) {
 	d := &c.xmm[in.ops[0].reg]
+	e := c.env()
 	if in.sub == 4 {
 		v, ok := c.src32(&in.ops[1])
 		if !ok {
 			return
 		}
-		f := math.Float32frombits(uint32(c.dazIn32(v)))
-		if f != f {
-			d[0] = f32NaNTo64(uint32(v))
-			return
+		r, fl := e.cvt(v, fmt32, fmt64)
+		if c.sseDone(fl) {
+			d[0] = r
 		}
-		d[0] = math.Float64bits(float64(f))
 		return
 	}
 	v, ok := c.src64(&in.ops[1])
 	if !ok {
 		return
 	}
-	d[0] = d[0]&^0xFFFF_FFFF | uint64(c.daz32(cvt64to32(c.dazIn64(v), c.rounding())))
-}
-
-func f32NaNTo64(v uint32) uint64 {
-	return uint64(v>>31)<<63 | 0x7FF8_0000_0000_0000 | uint64(v&0x3F_FFFF)<<29
-}
-
-func cvt64to32(v uint64, rc uint32) uint32 {
-	f := math.Float64frombits(v)
-	if f != f {
-		return uint32(v>>63)<<31 | 0x7FC0_0000 | uint32(v>>29)&0x3F_FFFF
+	r, fl := e.cvt(v, fmt64, fmt32)
+	if c.sseDone(fl) {
+		d[0] = d[0]&^0xFFFF_FFFF | r
 	}
-	if rc == 0 || math.IsInf(f, 0) || f == 0 {
-		return math.Float32bits(float32(f))
-	}
-	return roundBig32(new(big.Float).SetFloat64(f), rc)
 }
 
 // opCvtPacked: 0 CVTDQ2PD, 1 CVTDQ2PS, 2 CVTPS2DQ, 3 CVTTPS2DQ,
@@ -1127,55 +1097,55 @@ func opCvtPacked(c *CPU, in *inst) {
 	if !ok {
 		return
 	}
-	rc := c.rounding()
+	e := c.env()
 	var r [2]uint64
+	var fl uint32
 	switch in.sub {
 	case 0:
 		r[0] = math.Float64bits(float64(int32(lane(s, 4, 0))))
 		r[1] = math.Float64bits(float64(int32(lane(s, 4, 1))))
 	case 1:
 		for i := 0; i < 4; i++ {
-			iv := int64(int32(lane(s, 4, i)))
-			var v uint32
-			if rc == 0 {
-				v = math.Float32bits(float32(iv))
-			} else {
-				v = roundBig32(new(big.Float).SetInt64(iv), rc)
-			}
-			setLane(&r, 4, i, uint64(v))
+			v, f := intToFP(int64(int32(lane(s, 4, i))), fmt32, e.rc)
+			setLane(&r, 4, i, v)
+			fl |= f
 		}
 	case 2, 3:
-		m := rc
+		m := e.rc
 		if in.sub == 3 {
 			m = 3
 		}
 		for i := 0; i < 4; i++ {
-			f := float64(math.Float32frombits(uint32(lane(s, 4, i))))
-			setLane(&r, 4, i, toInt(roundInt(f, m), 4))
+			v, f := fpToInt(lane(s, 4, i), fmt32, 4, m, e.daz)
+			setLane(&r, 4, i, v)
+			fl |= f
 		}
 	case 4, 5:
-		m := rc
+		m := e.rc
 		if in.sub == 5 {
 			m = 3
 		}
 		for i := 0; i < 2; i++ {
-			setLane(&r, 4, i, toInt(roundInt(math.Float64frombits(s[i]), m), 4))
+			v, f := fpToInt(s[i], fmt64, 4, m, e.daz)
+			setLane(&r, 4, i, v)
+			fl |= f
 		}
 	case 6:
 		for i := 0; i < 2; i++ {
-			v := uint32(lane(s, 4, i))
-			f := math.Float32frombits(v)
-			if f != f {
-				r[i] = f32NaNTo64(v)
-			} else {
-				r[i] = math.Float64bits(float64(f))
-			}
+			v, f := e.cvt(lane(s, 4, i), fmt32, fmt64)
+			r[i] = v
+			fl |= f
 		}
 	case 7:
-		setLane(&r, 4, 0, uint64(cvt64to32(s[0], rc)))
-		setLane(&r, 4, 1, uint64(cvt64to32(s[1], rc)))
+		for i := 0; i < 2; i++ {
+			v, f := e.cvt(s[i], fmt64, fmt32)
+			setLane(&r, 4, i, v)
+			fl |= f
+		}
 	}
-	c.xmm[in.ops[0].reg] = r
+	if c.sseDone(fl) {
+		c.xmm[in.ops[0].reg] = r
+	}
 }
 
 func opLdmxcsr(c *CPU, in *inst) {

@@ -796,13 +796,13 @@ func (c *CPU) x87Mem(in *inst, esc byte, reg int) {
 			if !ok {
 				return
 			}
-			v = f80FromFloat32(math.Float32frombits(uint32(x)))
+			v = f.load(x, fmt32)
 		case 0xDC:
 			x, ok := c.rd64(a)
 			if !ok {
 				return
 			}
-			v = f80FromFloat64(math.Float64frombits(x))
+			v = f.load(x, fmt64)
 		case 0xDA:
 			x, ok := c.rd32(a)
 			if !ok {
@@ -834,12 +834,12 @@ func (c *CPU) x87Mem(in *inst, esc byte, reg int) {
 		case 0:
 			x, ok := c.rd32(a)
 			if ok {
-				f.push(f80FromFloat32(math.Float32frombits(uint32(x))))
+				f.push(f.load(x, fmt32))
 			}
 		case 2, 3:
 			v := uint64(indefinite32)
 			if f.has(0) {
-				v = uint64(math.Float32bits(f.st(0).toFloat32(f.rc())))
+				v = f.store(fmt32)
 			}
 			if c.wr32(a, v) && reg == 3 {
 				f.pop()
@@ -895,7 +895,7 @@ func (c *CPU) x87Mem(in *inst, esc byte, reg int) {
 		case 0:
 			x, ok := c.rd64(a)
 			if ok {
-				f.push(f80FromFloat64(math.Float64frombits(x)))
+				f.push(f.load(x, fmt64))
 			}
 		case 1:
 			if c.wr64(a, f.storeInt(3, 8)) {
@@ -904,7 +904,7 @@ func (c *CPU) x87Mem(in *inst, esc byte, reg int) {
 		case 2, 3:
 			v := uint64(indefinite64)
 			if f.has(0) {
-				v = math.Float64bits(f.st(0).toFloat64(f.rc()))
+				v = f.store(fmt64)
 			}
 			if c.wr64(a, v) && reg == 3 {
 				f.pop()
@@ -942,4 +942,46 @@ func (c *CPU) x87Mem(in *inst, esc byte, reg int) {
 			c.fault(cpu.VecInvalidOp, 0, 0)
 		}
 	}
+}
+
+// load converts a single or double memory operand exactly: an SNaN is an
+// invalid operation and comes back quiet, a denormal is a denormal operand.
+func (f *x87) load(v uint64, ft *fpFmt) f80 {
+	switch {
+	case ft.isSNaN(v):
+		f.sw |= swIE
+		v |= ft.quietBit()
+	case ft.isDenorm(v):
+		f.sw |= exDE
+	}
+	if ft == fmt32 {
+		return f80FromFloat32(math.Float32frombits(uint32(v)))
+	}
+	return f80FromFloat64(math.Float64frombits(v))
+}
+
+// store rounds ST(0) to a single or double for FST and FSTP in the
+// control word's rounding mode, setting IE for an SNaN (stored quiet), and
+// OE, UE and PE (exceptions masked: UE only for an inexact tiny result).
+func (f *x87) store(ft *fpFmt) uint64 {
+	v := f.st(0)
+	neg := v.neg()
+	switch {
+	case v.isNaN():
+		if v.mant&(1<<62) == 0 {
+			f.sw |= swIE
+		}
+		return ft.expMask() | ft.quietBit() | v.mant<<1>>(64-ft.prec+1)&ft.fracMask() | ft.zero(neg)
+	case v.isInf():
+		return ft.inf(neg)
+	case v.isZero():
+		return ft.zero(neg)
+	}
+	e := v.exp()
+	if e == 0 {
+		e = 1
+	}
+	r, fl := roundFP(neg, new(big.Int).SetUint64(v.mant), e-f80Bias-63, false, ft, f.rc(), false)
+	f.sw |= uint16(fl & 0x3F)
+	return r
 }

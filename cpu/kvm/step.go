@@ -74,6 +74,7 @@ func isString(op byte) bool {
 // the instruction's opcode and operand-size prefix (see opcodeAt).
 func (c *vcpu) stepOnce(op byte, op16 bool) (cpu.Exit, error) {
 	r := &c.run.regs
+	pc := r.RIP
 	own := r.RFLAGS&rflagsTF != 0
 	// TF goes into the flags the thread resumes with. Where the engine's
 	// code resumes it (the IRETQ of a stub), that code itself runs
@@ -96,6 +97,14 @@ func (c *vcpu) stepOnce(op byte, op16 bool) (cpu.Exit, error) {
 	}
 	r.RFLAGS &^= rflagsTF
 	switch {
+	case ex.Kind == cpu.ExitFault && ex.Fault.Vector == cpu.VecDebug && r.RIP == pc && op == 0xF1:
+		// ICEBP raises #DB as a trap, after the instruction; these hosts
+		// report it at the instruction (exception moves it past where
+		// TF is clear).
+		if size, ok := c.icebpAt(pc); ok {
+			r.RIP += size
+			ex.Fault.PC = r.RIP
+		}
 	case ex.Kind == cpu.ExitSyscall && !ex.Int80:
 		r.R11 &^= rflagsTF
 	case ex.Kind == cpu.ExitFault && ex.Fault.Vector == cpu.VecDebug && isProgramPC(r.RIP):

@@ -494,8 +494,27 @@ func (c *vcpu) exception() (cpu.Exit, error) {
 		}
 		ex.Int80 = false
 		return ex, err
-	case vector == cpu.VecInvalidOp && fromUser && c.isInt80(rip):
-		return c.syscallFromFrame(frameVA+16, resumeRIP, 2)
+	}
+	skip := uint64(0)
+	switch {
+	case vector == cpu.VecInvalidOp && fromUser:
+		// These hosts refuse INT imm8 with #UD (see layout.go), but for
+		// int3 and into's vectors. int $0x80 is a syscall; any other
+		// vector has no gate a program may use and is the #GP a ring-3
+		// INT through a DPL-0 gate raises, with the IDT error code.
+		if n, size, ok := c.intAt(rip); ok {
+			if n == 0x80 {
+				return c.syscallFromFrame(frameVA+16, resumeRIP, size)
+			}
+			vector, errorCode = cpu.VecGeneralProt, uint64(n)<<3|2
+		}
+	case vector == cpu.VecDebug && fromUser && f[4]&rflagsTF == 0:
+		// ICEBP raises #DB as a trap, after the instruction; these
+		// hosts report it at the instruction.
+		if size, ok := c.icebpAt(rip); ok {
+			skip = size
+			rip += size
+		}
 	}
 	flt := cpu.Fault{Vector: uint8(vector), ErrorCode: errorCode, PC: rip}
 	if vector == cpu.VecPageFault {
@@ -509,16 +528,54 @@ func (c *vcpu) exception() (cpu.Exit, error) {
 	if fromUser {
 		// Regs show the faulting instruction's context, and the next Run
 		// retries it through the stub's IRETQ.
-		if _, err := c.syscallFromFrame(frameVA+16, resumeRIP, 0); err != nil {
+		if _, err := c.syscallFromFrame(frameVA+16, resumeRIP, skip); err != nil {
 			return cpu.Exit{}, err
 		}
 	}
 	return cpu.Exit{Kind: cpu.ExitFault, Fault: flt}, nil
 }
 
-func (c *vcpu) isInt80(rip uint64) bool {
-	var insn [2]byte
-	return c.as.ReadAt(insn[:], rip) == nil && insn == [2]byte{0xCD, 0x80}
+// intAt decodes the instruction at rip if it is INT imm8 (CD ib) after
+// prefixes other than LOCK: its vector and length.
+func (c *vcpu) intAt(rip uint64) (n byte, size uint64, ok bool) {
+	i, op, ok := c.skipPrefixes(rip)
+	if !ok || op != 0xCD {
+		return 0, 0, false
+	}
+	var b [1]byte
+	if c.as.ReadAt(b[:], rip+i+1) != nil {
+		return 0, 0, false
+	}
+	return b[0], i + 2, true
+}
+
+// icebpAt reports whether the instruction at rip is ICEBP (F1) after
+// prefixes other than LOCK, and its length.
+func (c *vcpu) icebpAt(rip uint64) (size uint64, ok bool) {
+	i, op, ok := c.skipPrefixes(rip)
+	if !ok || op != 0xF1 {
+		return 0, false
+	}
+	return i + 1, true
+}
+
+// skipPrefixes reads the instruction at rip up to its opcode byte: how
+// many prefix bytes come first, and the opcode. A LOCK prefix, which
+// makes INT and ICEBP #UD, fails it.
+func (c *vcpu) skipPrefixes(rip uint64) (uint64, byte, bool) {
+	var b [1]byte
+	for i := range uint64(14) {
+		if c.as.ReadAt(b[:], rip+i) != nil {
+			return 0, 0, false
+		}
+		switch {
+		case b[0] == 0x66 || b[0] == 0x67 || b[0] == 0xF2 || b[0] == 0xF3 || b[0] == 0x2E || b[0] == 0x36 ||
+			b[0] == 0x3E || b[0] == 0x26 || b[0] == 0x64 || b[0] == 0x65 || b[0]&0xF0 == 0x40:
+		default:
+			return i, b[0], b[0] != 0xF0
+		}
+	}
+	return 0, 0, false
 }
 
 // prepareResume moves the thread's RIP, RSP and RFLAGS from Regs back to
