@@ -494,6 +494,21 @@ func opCbw(c *CPU, in *inst) {
 	c.setReg(rAX, in.size, signExtend(c.g[rAX]&sizeMask[half], half))
 }
 
+// opXlat is XLAT: AL = the byte at RBX (EBX with an address-size prefix)
+// plus AL, unsigned.
+func opXlat(c *CPU, in *inst) {
+	o := &in.ops[0]
+	a := o.disp + c.g[o.base] + c.g[rAX]&0xFF
+	if o.a32 {
+		a &= 0xFFFF_FFFF
+	}
+	v, ok := c.rd8(a)
+	if !ok {
+		return
+	}
+	c.setReg(rAX, 1, v)
+}
+
 // opCwd covers CWD, CDQ and CQO: fill the data register with the
 // accumulator's sign.
 func opCwd(c *CPU, in *inst) {

@@ -204,6 +204,8 @@ func convert(in *inst, x *x86asm.Inst, raw []byte) error {
 		in.fn = opXadd
 	case x86asm.BSWAP:
 		in.fn = opBswap
+	case x86asm.XLATB:
+		in.fn = opXlat
 	case x86asm.CBW:
 		in.fn, in.size = opCbw, 2
 	case x86asm.CWDE:
