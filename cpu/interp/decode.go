@@ -326,6 +326,13 @@ func decodeInst(in *inst, raw []byte, pc uint64) (int, error) {
 	}
 	used := x.Len + dropped
 	in.next = pc + uint64(used)
+	if movesSystemRegister(&x) {
+		// MOV to or from a control or debug register: the privilege check
+		// comes first, so even a register that does not exist is #GP(0)
+		// at ring 3, not #UD.
+		in.fn, in.flow = opGP, 1
+		return used, nil
+	}
 	if err := convert(in, &x, code[:x.Len]); err != nil {
 		return 0, err
 	}
@@ -335,6 +342,17 @@ func decodeInst(in *inst, raw []byte, pc uint64) (int, error) {
 		in.ops[i].ss = stackSegment(&in.ops[i], seg, str)
 	}
 	return used, nil
+}
+
+// movesSystemRegister reports whether x reads or writes a control or
+// debug register.
+func movesSystemRegister(x *x86asm.Inst) bool {
+	for _, a := range x.Args {
+		if r, ok := a.(x86asm.Reg); ok && (r >= x86asm.CR0 && r <= x86asm.CR15 || r >= x86asm.DR0 && r <= x86asm.DR15) {
+			return true
+		}
+	}
+	return false
 }
 
 // hasPrefix reports whether the instruction carries prefix p.
