@@ -183,9 +183,13 @@ func opEnter(c *CPU, in *inst) {
 	sp := c.g[rSP]
 	bp := c.g[rBP]
 	frame := sp - 8
+	pushes := uint64(1)
+	if level > 0 {
+		pushes = level + 1
+	}
 	// Check every store the instruction makes before making any.
-	if c.badStack(sp-8*(level+1), 8*(level+1)) || level > 1 && c.badStack(bp-8*(level-1), 8*(level-1)) ||
-		!c.probeWrite(sp-8*(level+1), 8*(level+1)) {
+	if c.badStack(sp-8*pushes, 8*pushes) || level > 1 && c.badStack(bp-8*(level-1), 8*(level-1)) ||
+		!c.probeWrite(sp-8*pushes, 8*pushes) {
 		return
 	}
 	c.wr64(sp-8, bp)
@@ -201,6 +205,11 @@ func opEnter(c *CPU, in *inst) {
 	if level > 0 {
 		sp -= 8
 		c.wr64(sp, frame)
+	}
+	// Last, the CPU checks that the new stack top can be written: a fault
+	// there leaves the registers as they were, but the stores made.
+	if final := sp - in.imm; c.badStack(final, 1) || !c.probeWrite(final, 1) {
+		return
 	}
 	c.g[rBP] = frame
 	c.g[rSP] = sp - in.imm
