@@ -783,8 +783,18 @@ func (f *x87) storeInt(rc uint32, size uint8) uint64 {
 	return v
 }
 
-// x87Mem executes the memory forms.
+// x87Mem executes the memory forms. A memory fault leaves the status word
+// as it was: the CPU reports the page fault before any exception flag the
+// store would have raised (an empty ST(0), an inexact result).
 func (c *CPU) x87Mem(in *inst, esc byte, reg int) {
+	sw, faulted := c.fpu.sw, c.stop&stopFault != 0
+	c.x87MemOp(in, esc, reg)
+	if !faulted && c.stop&stopFault != 0 {
+		c.fpu.sw = sw
+	}
+}
+
+func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 	f := &c.fpu
 	a := c.ea(&in.ops[0])
 	switch esc {
