@@ -235,9 +235,10 @@ func scanPrefixes(raw []byte, buf *[15]byte) (code []byte, dropped int, seg byte
 	return buf[:n], dropped, seg
 }
 
-// testAlias rewrites F6 /1 and F7 /1, which the CPU executes as TEST r/m,
-// imm (F6 /0, F7 /0) but x86asm does not decode, into those forms, in a
-// copy in buf; other code comes back as it is.
+// testAlias rewrites encodings the CPU executes as another instruction but
+// x86asm does not decode, in a copy in buf: F6 /1 and F7 /1 are TEST r/m,
+// imm (F6 /0, F7 /0), and /6 of the shift groups (C0, C1, D0-D3) is SHL
+// (/4). Other code comes back as it is.
 func testAlias(code []byte, buf *[15]byte) []byte {
 	i := 0
 	for i < len(code) && isLegacyPrefix(code[i]) {
@@ -246,11 +247,21 @@ func testAlias(code []byte, buf *[15]byte) []byte {
 	if i < len(code) && isREX(code[i]) {
 		i++
 	}
-	if i+1 >= len(code) || code[i]&^1 != 0xF6 || code[i+1]>>3&7 != 1 {
+	if i+1 >= len(code) {
+		return code
+	}
+	op, reg := code[i], code[i+1]>>3&7
+	var to byte
+	switch {
+	case op&^1 == 0xF6 && reg == 1:
+		to = 0
+	case (op&^1 == 0xC0 || op&^3 == 0xD0) && reg == 6:
+		to = 4
+	default:
 		return code
 	}
 	n := copy(buf[:], code)
-	buf[i+1] &^= 7 << 3
+	buf[i+1] = buf[i+1]&^(7<<3) | to<<3
 	return buf[:n]
 }
 
