@@ -909,12 +909,9 @@ func cmpTrue(p int, o int) bool {
 }
 
 func opFPCmp(c *CPU, in *inst) {
-	p := in.ops[2].disp
-	if p > 7 {
-		c.fault(cpu.VecInvalidOp, 0, 0) // AVX predicates need VEX
-		return
-	}
-	pi := int(p)
+	// Without VEX only the low three bits of the immediate choose the
+	// predicate; the CPU ignores the rest.
+	pi := int(in.ops[2].disp & 7)
 	d := &c.xmm[in.ops[0].reg]
 	daz := c.mxcsr&mxcsrDAZ != 0
 	elem := func(a, b uint64, f *fpFmt, size uint8) (uint64, uint32) {
