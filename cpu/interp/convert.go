@@ -110,6 +110,8 @@ func convert(in *inst, x *x86asm.Inst, raw []byte) error {
 	}
 
 	switch x.Op {
+	case x86asm.FWAIT:
+		in.fn = opFwait
 	case x86asm.NOP, x86asm.PAUSE, x86asm.PREFETCHNTA, x86asm.PREFETCHT0, x86asm.PREFETCHT1,
 		x86asm.PREFETCHT2, x86asm.PREFETCHW, x86asm.LFENCE, x86asm.MFENCE, x86asm.SFENCE:
 		in.fn = opNop

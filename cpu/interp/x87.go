@@ -783,6 +783,14 @@ func (f *x87) storeInt(rc uint32, size uint8) uint64 {
 	return v
 }
 
+// opFwait is FWAIT: #MF when an unmasked x87 exception is pending (an
+// exception flag whose mask bit is clear), otherwise nothing.
+func opFwait(c *CPU, in *inst) {
+	if c.fpu.sw&^c.fpu.cw&0x3F != 0 {
+		c.fault(cpu.VecX87, 0, 0)
+	}
+}
+
 // x87Mem executes the memory forms. A memory fault leaves the status word
 // as it was: the CPU reports the page fault before any exception flag the
 // store would have raised (an empty ST(0), an inexact result).
