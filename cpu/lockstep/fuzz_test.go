@@ -290,6 +290,13 @@ func fuzzRunWith(t *testing.T, seed uint64, code []byte, h fuzzHooks) {
 			// interpreter has none and refuses them.
 			t.Skipf("0x%x: % x (%s) loads a segment through the KVM engine's descriptor tables", pc, insn, Disassemble(insn, pc))
 		}
+		if o.Exit.Kind == cpu.ExitFault && o.Exit.Fault.Vector == cpu.VecAlignment {
+			// The program set RFLAGS.AC. Alignment checking needs CR0.AM,
+			// which a PVM host's own CR0 has set (as Linux sets it) and
+			// the KVM engine's CR0 on VMX and SVM has not; the
+			// interpreter does not check alignment. A known difference.
+			t.Skipf("0x%x: % x (%s): alignment check with RFLAGS.AC set", pc, insn, Disassemble(insn, pc))
+		}
 		if x.Exit.Kind == cpu.ExitFault && x.Exit.Fault.Vector == cpu.VecInvalidOp && systemRead(insn) {
 			t.Skipf("0x%x: % x (%s) reads system registers the engines do not share", pc, insn, Disassemble(insn, pc))
 		}
