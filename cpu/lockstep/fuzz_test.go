@@ -143,7 +143,11 @@ func unadvertised(code []byte) bool {
 	if inst, err := x86asm.Decode(code, 64); err == nil {
 		// MMX (CPUID leaf 1 EDX bit 23 is clear): EMMS, or any
 		// instruction on an MMX register.
-		if inst.Op == x86asm.EMMS {
+		switch inst.Op {
+		case x86asm.EMMS, x86asm.CVTPI2PS, x86asm.CVTPI2PD, x86asm.CVTPS2PI, x86asm.CVTTPS2PI,
+			x86asm.CVTPD2PI, x86asm.CVTTPD2PI:
+			// EMMS, and the conversions between MMX's packed integers
+			// and SSE (their memory forms too).
 			return true
 		}
 		for _, a := range inst.Args {
