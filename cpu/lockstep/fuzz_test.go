@@ -212,8 +212,9 @@ func narrowBranch(code []byte) bool {
 	return false
 }
 
-// systemRead reports whether code reads the descriptor-table registers or
-// CR0 (STR, SLDT, SGDT, SIDT, SMSW), which ring 3 may: their values are
+// systemRead reports whether code reads the descriptor-table registers,
+// descriptors or CR0 (STR, SLDT, SGDT, SIDT, SMSW, VERR, VERW, LAR, LSL),
+// which ring 3 may: their values are
 // the KVM engine's own on VMX and SVM and the host's on a PVM host, and
 // the interpreter, which has neither, refuses them.
 func systemRead(code []byte) bool {
@@ -222,7 +223,8 @@ func systemRead(code []byte) bool {
 		return false
 	}
 	switch inst.Op {
-	case x86asm.STR, x86asm.SLDT, x86asm.SGDT, x86asm.SIDT, x86asm.SMSW:
+	case x86asm.STR, x86asm.SLDT, x86asm.SGDT, x86asm.SIDT, x86asm.SMSW,
+		x86asm.VERR, x86asm.VERW, x86asm.LAR, x86asm.LSL:
 		return true
 	}
 	return false
