@@ -237,8 +237,8 @@ func scanPrefixes(raw []byte, buf *[15]byte) (code []byte, dropped int, seg byte
 
 // testAlias rewrites encodings the CPU executes as another instruction but
 // x86asm does not decode, in a copy in buf: F6 /1 and F7 /1 are TEST r/m,
-// imm (F6 /0, F7 /0), and /6 of the shift groups (C0, C1, D0-D3) is SHL
-// (/4). Other code comes back as it is.
+// imm (F6 /0, F7 /0), /6 of the shift groups (C0, C1, D0-D3) is SHL (/4),
+// and the x87 register aliases (x87Alias). Other code comes back as it is.
 func testAlias(code []byte, buf *[15]byte) []byte {
 	i := 0
 	for i < len(code) && isLegacyPrefix(code[i]) {
@@ -250,7 +250,16 @@ func testAlias(code []byte, buf *[15]byte) []byte {
 	if i+1 >= len(code) {
 		return code
 	}
-	op, reg := code[i], code[i+1]>>3&7
+	op, modrm := code[i], code[i+1]
+	reg := modrm >> 3 & 7
+	if op >= 0xD8 && op <= 0xDF && modrm >= 0xC0 {
+		if to, ok := x87Alias(op, modrm); ok {
+			n := copy(buf[:], code)
+			buf[i], buf[i+1] = to, x87AliasModRM(op, modrm)
+			return buf[:n]
+		}
+		return code
+	}
 	var to byte
 	switch {
 	case op&^1 == 0xF6 && reg == 1:
@@ -263,6 +272,34 @@ func testAlias(code []byte, buf *[15]byte) []byte {
 	n := copy(buf[:], code)
 	buf[i+1] = buf[i+1]&^(7<<3) | to<<3
 	return buf[:n]
+}
+
+// x87Alias maps the undocumented register forms of the x87 escapes, which
+// the CPU executes as documented instructions, to the escape byte of
+// those: DD /1 and DF /1 are FXCH (D9 /1); DF /2 and DF /3 are FSTP
+// (DD /3); DC /2 is FCOM and DC /3 FCOMP (D8 /2, /3); DE /2 is FCOMP
+// (D8 /3). D9 /3 is not FSTP (an empty ST(0) raises nothing there) and
+// stays unimplemented.
+func x87Alias(op, modrm byte) (byte, bool) {
+	switch reg := modrm >> 3 & 7; {
+	case (op == 0xDD || op == 0xDF) && reg == 1:
+		return 0xD9, true
+	case op == 0xDF && (reg == 2 || reg == 3):
+		return 0xDD, true
+	case op == 0xDC && (reg == 2 || reg == 3), op == 0xDE && reg == 2:
+		return 0xD8, true
+	}
+	return 0, false
+}
+
+// x87AliasModRM is the ModRM byte of the documented form x87Alias names.
+func x87AliasModRM(op, modrm byte) byte {
+	reg := modrm >> 3 & 7
+	switch {
+	case op == 0xDF && reg == 2, op == 0xDE && reg == 2:
+		reg = 3 // FSTP, FCOMP
+	}
+	return modrm&^0x38 | reg<<3
 }
 
 // stackSegment reports whether a memory operand addresses the stack

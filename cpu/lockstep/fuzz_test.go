@@ -164,6 +164,9 @@ func unadvertised(code []byte) bool {
 	if i < len(code) && (code[i] == 0xC4 || code[i] == 0xC5 || code[i] == 0x62 || code[i] == 0x8F) {
 		return true // VEX, EVEX, XOP
 	}
+	if i+1 < len(code) && code[i] == 0xD9 && code[i+1]&0xF8 == 0xD8 {
+		return true // D9 D8+i, a reserved x87 encoding whose behaviour varies
+	}
 	if i+1 < len(code) && code[i] == 0x0F {
 		switch code[i+1] {
 		case 0x38, 0x3A, 0x01, 0x78, 0x79, 0x7C, 0x7D, 0xC7, 0xAE, 0x0D, 0x18, 0x1C, 0x1E, 0xB8:
