@@ -956,10 +956,61 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 			if c.wr64(a, f.storeInt(f.rc(), 8)) {
 				f.pop()
 			}
-		default: // FBLD, FBSTP
-			c.fault(cpu.VecInvalidOp, 0, 0)
+		case 4: // FBLD
+			var b [10]byte
+			if c.rdBytes(a, b[:]) {
+				f.push(f80FromBig(new(big.Float).SetInt64(fromBCD(b)), 0, 64))
+			}
+		case 6: // FBSTP
+			b := bcdIndefinite
+			if f.has(0) {
+				v, ok := f.st(0).toIntOK(f.rc(), 8)
+				if n := int64(v); ok && n < maxBCD && n > -maxBCD {
+					b = toBCD(n)
+					if f.st(0).se&0x8000 != 0 {
+						b[9] = 0x80 // -0 too keeps its sign
+					}
+				} else {
+					f.sw |= swIE
+				}
+			}
+			if c.wrBytes(a, b[:]) {
+				f.pop()
+			}
 		}
 	}
+}
+
+// Packed BCD, FBLD's and FBSTP's format: 18 decimal digits, two a byte
+// from the least significant, then a sign byte. The indefinite is what
+// an invalid FBSTP stores.
+const maxBCD = 1_000_000_000_000_000_000
+
+var bcdIndefinite = [10]byte{7: 0xC0, 8: 0xFF, 9: 0xFF}
+
+func toBCD(n int64) [10]byte {
+	var b [10]byte
+	if n < 0 {
+		b[9], n = 0x80, -n
+	}
+	for i := 0; i < 9; i++ {
+		b[i] = byte(n%10) | byte(n/10%10)<<4
+		n /= 100
+	}
+	return b
+}
+
+// fromBCD reads packed BCD; digits above 9 count with their binary value,
+// as the CPU's conversion does not check them.
+func fromBCD(b [10]byte) int64 {
+	var n int64
+	for i := 8; i >= 0; i-- {
+		n = n*100 + int64(b[i]>>4)*10 + int64(b[i]&0xF)
+	}
+	if b[9]&0x80 != 0 {
+		n = -n
+	}
+	return n
 }
 
 // load converts a single or double memory operand exactly: an SNaN is an
