@@ -70,9 +70,9 @@ const (
 	// runs them: the reserved bit 1 and IF.
 	flagsFixed = 1<<1 | flagIF
 	// flagsUser are the bits a program may change with POPF: the
-	// arithmetic flags, TF is not honoured (no single-step traps), DF, AC
-	// and ID.
-	flagsUser = flagsArith | flagDF | flagAC | flagID
+	// arithmetic flags, TF (a single-step trap after each instruction),
+	// DF, AC and ID.
+	flagsUser = flagsArith | flagTF | flagDF | flagAC | flagID
 )
 
 // stop reasons, set by handlers; the block loop checks them after every
@@ -81,6 +81,7 @@ const (
 	stopFault = 1 << iota // c.exit holds a fault; RIP stays at the instruction
 	stopExit              // c.exit holds a syscall exit; handler set RIP
 	stopSMC               // the instruction wrote decoded code: end the block
+	stopTrace             // POPF set TF: go on one instruction at a time
 )
 
 // CPU is one interpreted x86-64 thread. It implements cpu.CPU.
@@ -119,7 +120,9 @@ type CPU struct {
 	blocks            map[uint64]*block
 	code              []uint64 // one bit per frame holding decoded code
 	closed            bool
-	insnCount         uint64
+	// traced says Run stopped because POPF set the trap flag.
+	traced    bool
+	insnCount uint64
 	// nonCanonical says the last fault was the #GP of a non-canonical
 	// address, nonCanonicalVA; stackFault may make it #SS.
 	nonCanonical   bool
@@ -191,8 +194,15 @@ func (c *CPU) execute(limit int) (ex cpu.Exit, err error) {
 	if limit > 0 {
 		return c.steps(limit), nil
 	}
-	c.run()
-	return c.exit, nil
+	if c.flags&flagTF == 0 {
+		c.run()
+		if !c.traced {
+			return c.exit, nil
+		}
+		c.traced = false
+	}
+	// The program's trap flag is set: one instruction, then the trap.
+	return c.steps(1), nil
 }
 
 // run executes blocks until a trap or an interrupt, which it leaves in
@@ -292,12 +302,19 @@ func (c *CPU) stopped(in *inst, i int) bool {
 		c.insnCount += uint64(i)
 		c.stop = 0
 		return true
-	case c.stop&stopSMC != 0:
-		c.stop &^= stopSMC
+	case c.stop&(stopSMC|stopTrace) != 0:
+		trace := c.stop&stopTrace != 0
+		c.stop &^= stopSMC | stopTrace
 		if in.flow == 0 {
 			c.rip = in.next
 		}
 		c.insnCount += uint64(i + 1)
+		if trace {
+			// Run goes on one instruction at a time (see execute).
+			c.traced = true
+			c.stop = 0
+			return true
+		}
 		if c.stop == 0 {
 			return false
 		}
@@ -336,10 +353,16 @@ func (c *CPU) steps(limit int) cpu.Exit {
 		if b == nil {
 			return c.exit
 		}
+		tf := c.flags&flagTF != 0
 		c.runBlock(b, 1)
 		if c.stop != 0 {
 			c.stop = 0
 			return c.exit
+		}
+		if tf {
+			// The trap flag was set when the instruction began: a debug
+			// trap after it, as the CPU's single-step.
+			return cpu.Exit{Kind: cpu.ExitFault, Fault: cpu.Fault{Vector: cpu.VecDebug, PC: c.rip}}
 		}
 		if limit--; limit == 0 {
 			return cpu.Exit{Kind: cpu.ExitStep}
@@ -359,6 +382,7 @@ func (c *CPU) runBlock(b *block, n int) int {
 	for i := range insts {
 		in := &insts[i]
 		in.fn(c, in)
+		c.stop &^= stopTrace // one instruction at a time here already
 		if c.stop != 0 {
 			switch {
 			case c.stop&stopFault != 0:

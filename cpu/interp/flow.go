@@ -162,6 +162,9 @@ func opPopf(c *CPU, in *inst) {
 	}
 	f := c.getFlags()
 	c.flags = f&^mask | v&mask | flagsFixed
+	if c.flags&flagTF != 0 {
+		c.stop |= stopTrace
+	}
 }
 
 func opLeave(c *CPU, in *inst) {
