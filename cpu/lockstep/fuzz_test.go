@@ -217,7 +217,7 @@ func narrowBranch(code []byte) bool {
 
 // systemRead reports whether code reads the descriptor-table registers,
 // descriptors or CR0 (STR, SLDT, SGDT, SIDT, SMSW, VERR, VERW, LAR, LSL),
-// which ring 3 may: their values are
+// or reads or loads a segment register, which ring 3 may: their values are
 // the KVM engine's own on VMX and SVM and the host's on a PVM host, and
 // the interpreter, which has neither, refuses them.
 func systemRead(code []byte) bool {
@@ -229,6 +229,11 @@ func systemRead(code []byte) bool {
 	case x86asm.STR, x86asm.SLDT, x86asm.SGDT, x86asm.SIDT, x86asm.SMSW,
 		x86asm.VERR, x86asm.VERW, x86asm.LAR, x86asm.LSL:
 		return true
+	}
+	for _, a := range inst.Args {
+		if r, ok := a.(x86asm.Reg); ok && r >= x86asm.ES && r <= x86asm.GS {
+			return true // a segment register: pushed, popped or moved
+		}
 	}
 	return false
 }
