@@ -107,7 +107,13 @@
 //
 // An instruction the interpreter does not implement raises #UD at its
 // address, which kills the program with SIGILL; nothing is silently
-// skipped. CPUID advertises exactly what is implemented (cpu.CPUID).
+// skipped. CPUID advertises exactly what is implemented (cpu.CPUID). Not
+// implemented, beyond what CPUID leaves out: the x87's transcendental
+// instructions (FSIN, FCOS, FSINCOS, FPTAN, FPATAN, F2XM1, FYL2X, FYL2XP1),
+// its environment save and restore (FNSTENV, FLDENV, FNSAVE, FRSTOR), and
+// the segment and descriptor instructions (far transfers, loads and
+// stores of segment registers, STR, SLDT, SGDT, SIDT, SMSW, LAR, LSL,
+// VERR, VERW); compilers emit none of them for ordinary C.
 //
 // For lockstep comparison with another engine, (*CPU).Step executes exactly
 // one instruction, returning cpu.ExitStep unless it trapped, and (*CPU).XMM
