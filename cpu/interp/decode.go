@@ -235,6 +235,18 @@ func scanPrefixes(raw []byte, buf *[15]byte) (code []byte, dropped int, seg byte
 	return buf[:n], dropped, seg
 }
 
+// Canonical returns the encoding x86asm decodes for the instruction at the
+// start of code, as the interpreter reads it: ignored REX prefixes dropped
+// and undocumented aliases rewritten to the instructions the CPU executes
+// (see testAlias). Tools that classify instructions with x86asm use it to
+// see what the interpreter sees.
+func Canonical(code []byte) []byte {
+	var buf, alias [15]byte
+	c, _, _ := scanPrefixes(code, &buf)
+	out := testAlias(c, &alias)
+	return append([]byte(nil), out...)
+}
+
 // testAlias rewrites encodings the CPU executes as another instruction but
 // x86asm does not decode, in a copy in buf: F6 /1 and F7 /1 are TEST r/m,
 // imm (F6 /0, F7 /0), /6 of the shift groups (C0, C1, D0-D3) is SHL (/4),

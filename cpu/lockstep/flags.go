@@ -4,6 +4,7 @@ import (
 	"golang.org/x/arch/x86/x86asm"
 
 	"github.com/aurora-vm/aurora-vm/cpu"
+	"github.com/aurora-vm/aurora-vm/cpu/interp"
 )
 
 // undefinedFlags returns the arithmetic flags the architecture leaves
@@ -110,7 +111,7 @@ func readsCounter(inst x86asm.Inst) bool {
 // classify decodes the instruction about to run from regs: the flags it
 // leaves undefined, and whether it reads the time-stamp counter.
 func classify(insn []byte, regs *cpu.Regs) (undefined uint64, counter bool) {
-	inst, err := x86asm.Decode(insn, 64)
+	inst, err := x86asm.Decode(interp.Canonical(insn), 64)
 	if err != nil {
 		return 0, false
 	}
