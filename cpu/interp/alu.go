@@ -592,7 +592,10 @@ func opImul(c *CPU, in *inst) {
 	if !ok {
 		return
 	}
-	b, _ := c.get(&in.ops[2], size)
+	b, ok := c.get(&in.ops[2], size)
+	if !ok {
+		return
+	}
 	sa, sb := int64(signExtend(a, size)), int64(signExtend(b, size))
 	var lo uint64
 	var over bool
