@@ -215,6 +215,15 @@ func narrowBranch(code []byte) bool {
 	return false
 }
 
+// isPrefix reports whether b is a legacy prefix.
+func isPrefix(b byte) bool {
+	switch b {
+	case 0x66, 0x67, 0xF0, 0xF2, 0xF3, 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65:
+		return true
+	}
+	return false
+}
+
 // notImplemented reports whether code is one of the x87 instructions the
 // interpreter's documentation lists as not implemented (it raises #UD for
 // them, which kills a program with SIGILL rather than running it wrong).
@@ -237,6 +246,13 @@ func notImplemented(code []byte) bool {
 // the KVM engine's own on VMX and SVM and the host's on a PVM host, and
 // the interpreter, which has neither, refuses them.
 func systemRead(code []byte) bool {
+	i := 0
+	for i < len(code) && (isPrefix(code[i]) || code[i]&0xF0 == 0x40) {
+		i++
+	}
+	if i < len(code) && (code[i] == 0x8C || code[i] == 0x8E) {
+		return true // MOV from or to a segment register, valid or not
+	}
 	inst, err := x86asm.Decode(code, 64)
 	if err != nil {
 		return false
