@@ -224,13 +224,16 @@ func isPrefix(b byte) bool {
 	return false
 }
 
-// notImplemented reports whether code is one of the x87 instructions the
+// notImplemented reports whether code is one of the instructions the
 // interpreter's documentation lists as not implemented (it raises #UD for
 // them, which kills a program with SIGILL rather than running it wrong).
 func notImplemented(code []byte) bool {
 	inst, err := x86asm.Decode(code, 64)
 	if err != nil {
 		return false
+	}
+	if inst.Op == x86asm.ENTER && inst.DataSize == 16 {
+		return true
 	}
 	switch inst.Op {
 	case x86asm.FSIN, x86asm.FCOS, x86asm.FSINCOS, x86asm.FPTAN, x86asm.FPATAN, x86asm.F2XM1,
