@@ -448,6 +448,8 @@ func (c *CPU) probeWrite(a, n uint64) bool {
 func (c *CPU) rd128(a uint64, aligned bool) (lo, hi uint64, ok bool) {
 	if aligned && a&15 != 0 {
 		c.fault(cpu.VecGeneralProt, 0, 0)
+		// A non-canonical stack address is #SS even when misaligned.
+		c.nonCanonical, c.nonCanonicalVA = !canonical(a), a
 		return 0, 0, false
 	}
 	if a&0xFFF <= 0xFF0 {
@@ -468,6 +470,8 @@ func (c *CPU) rd128(a uint64, aligned bool) (lo, hi uint64, ok bool) {
 func (c *CPU) wr128(a, lo, hi uint64, aligned bool) bool {
 	if aligned && a&15 != 0 {
 		c.fault(cpu.VecGeneralProt, 0, 0)
+		// A non-canonical stack address is #SS even when misaligned.
+		c.nonCanonical, c.nonCanonicalVA = !canonical(a), a
 		return false
 	}
 	if !c.probeWrite(a, 16) {
