@@ -263,7 +263,7 @@ func systemRead(code []byte) bool {
 	}
 	switch inst.Op {
 	case x86asm.STR, x86asm.SLDT, x86asm.SGDT, x86asm.SIDT, x86asm.SMSW,
-		x86asm.VERR, x86asm.VERW, x86asm.LAR, x86asm.LSL:
+		x86asm.VERR, x86asm.VERW, x86asm.LAR, x86asm.LSL, x86asm.LFS, x86asm.LGS, x86asm.LSS:
 		return true
 	}
 	for _, a := range inst.Args {
