@@ -233,7 +233,7 @@ func notImplemented(code []byte) bool {
 	if err != nil {
 		return false
 	}
-	if inst.Op == x86asm.ENTER && inst.DataSize == 16 {
+	if (inst.Op == x86asm.ENTER || inst.Op == x86asm.LEAVE) && inst.DataSize == 16 {
 		return true
 	}
 	switch inst.Op {
