@@ -140,7 +140,7 @@ func fuzzStart(seed uint64, fpSize int) (regs cpu.Regs, fp, data []byte) {
 // engines' CPUID does not offer (see cpu/cpuid.go): the interpreter may
 // refuse it where the hardware runs it, and programs do not use it.
 func unadvertised(code []byte) bool {
-	if inst, err := x86asm.Decode(code, 64); err == nil {
+	if inst, err := x86asm.Decode(interp.Canonical(code), 64); err == nil {
 		// MMX (CPUID leaf 1 EDX bit 23 is clear): EMMS, or any
 		// instruction on an MMX register.
 		switch inst.Op {
@@ -188,7 +188,7 @@ func unadvertised(code []byte) bool {
 // farTransfer reports whether code is a far return, jump or call, or an
 // IRET: instructions that load CS from memory.
 func farTransfer(code []byte) bool {
-	inst, err := x86asm.Decode(code, 64)
+	inst, err := x86asm.Decode(interp.Canonical(code), 64)
 	if err != nil {
 		return false
 	}
@@ -202,7 +202,7 @@ func farTransfer(code []byte) bool {
 // narrowBranch reports whether code is a near jump, call, return or loop
 // with an operand-size prefix.
 func narrowBranch(code []byte) bool {
-	inst, err := x86asm.Decode(code, 64)
+	inst, err := x86asm.Decode(interp.Canonical(code), 64)
 	if err != nil || inst.DataSize != 16 {
 		return false
 	}
@@ -229,7 +229,7 @@ func isPrefix(b byte) bool {
 // interpreter's documentation lists as not implemented (it raises #UD for
 // them, which kills a program with SIGILL rather than running it wrong).
 func notImplemented(code []byte) bool {
-	inst, err := x86asm.Decode(code, 64)
+	inst, err := x86asm.Decode(interp.Canonical(code), 64)
 	if err != nil {
 		return false
 	}
@@ -257,7 +257,7 @@ func systemRead(code []byte) bool {
 	if i < len(code) && (code[i] == 0x8C || code[i] == 0x8E) {
 		return true // MOV from or to a segment register, valid or not
 	}
-	inst, err := x86asm.Decode(code, 64)
+	inst, err := x86asm.Decode(interp.Canonical(code), 64)
 	if err != nil {
 		return false
 	}
