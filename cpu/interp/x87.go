@@ -808,6 +808,7 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 	switch esc {
 	case 0xD8, 0xDC, 0xDA, 0xDE:
 		var v f80
+		before := f.sw
 		switch esc {
 		case 0xD8:
 			x, ok := c.rd32(a)
@@ -835,6 +836,10 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 			v = f80FromBig(new(big.Float).SetInt64(int64(int16(x))), 0, 64)
 		}
 		if !f.has(0) {
+			// The stack underflow is the one exception: the operand's
+			// own (a denormal, a signalling NaN) is not raised.
+			f.sw = before
+			f.underflow()
 			if reg == xCom || reg == xComp {
 				c.x87Compare(f80Indefinite, f80Indefinite, reg == xComp, false)
 			} else {
