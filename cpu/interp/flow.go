@@ -186,31 +186,30 @@ func opEnter(c *CPU, in *inst) {
 	sp := c.g[rSP]
 	bp := c.g[rBP]
 	frame := sp - 8
-	pushes := uint64(1)
-	if level > 0 {
-		pushes = level + 1
-	}
-	// Check every store the instruction makes before making any.
-	if c.badStack(sp-8*pushes, 8*pushes) || level > 1 && c.badStack(bp-8*(level-1), 8*(level-1)) ||
-		!c.probeWrite(sp-8*pushes, 8*pushes) {
+	// The CPU makes its accesses in order, and a fault stops it there:
+	// the stores before it stay made, the registers stay as they were.
+	// A non-canonical address on RSP or RBP is #SS (badStack).
+	if sp -= 8; c.badStack(sp, 8) || !c.wr64(sp, bp) {
 		return
 	}
-	c.wr64(sp-8, bp)
-	sp -= 8
 	for i := uint64(1); i < level; i++ {
+		if c.badStack(bp-8*i, 8) {
+			return
+		}
 		v, ok := c.rd64(bp - 8*i)
 		if !ok {
 			return
 		}
-		sp -= 8
-		c.wr64(sp, v)
+		if sp -= 8; c.badStack(sp, 8) || !c.wr64(sp, v) {
+			return
+		}
 	}
 	if level > 0 {
-		sp -= 8
-		c.wr64(sp, frame)
+		if sp -= 8; c.badStack(sp, 8) || !c.wr64(sp, frame) {
+			return
+		}
 	}
-	// Last, the CPU checks that the new stack top can be written: a fault
-	// there leaves the registers as they were, but the stores made.
+	// Last, the CPU checks that the new stack top can be written.
 	if final := sp - in.imm; c.badStack(final, 1) || !c.probeWrite(final, 1) {
 		return
 	}
