@@ -727,7 +727,15 @@ func opShift(c *CPU, in *inst) {
 	}
 	d := &in.ops[0]
 	a, addr, ok := c.getRMW(d, size)
-	if !ok || cnt == 0 {
+	if !ok {
+		return
+	}
+	if cnt == 0 {
+		// Flags and value stay, but a 32-bit register is written all
+		// the same: its upper half is cleared, as by any 32-bit write.
+		if d.kind == kReg && size == 4 {
+			c.setReg(d.reg, 4, a)
+		}
 		return
 	}
 	bitsN := uint64(size) * 8
