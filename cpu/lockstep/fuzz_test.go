@@ -354,7 +354,7 @@ func fuzzRunWith(t *testing.T, seed uint64, code []byte, h fuzzHooks) {
 		if x.Exit.Kind == cpu.ExitFault && x.Exit.Fault.Vector == cpu.VecInvalidOp && unadvertised(insn) {
 			t.Skipf("0x%x: % x (%s) belongs to an extension CPUID does not offer", pc, insn, Disassemble(insn, pc))
 		}
-		if x.Exit.Kind == cpu.ExitFault && x.Exit.Fault.Vector == cpu.VecInvalidOp && o.Exit.Kind == cpu.ExitFault && farTransfer(insn) {
+		if x.Exit.Kind == cpu.ExitFault && o.Exit.Kind == cpu.ExitFault && farTransfer(insn) {
 			// Far transfers load CS (and SS) from the stack through the
 			// descriptor tables, which are the KVM engine's own; the
 			// interpreter has none and refuses them.
