@@ -686,6 +686,9 @@ func opX87(c *CPU, in *inst) {
 		switch {
 		case modrm == 0xE0: // FNSTSW AX
 			c.g[rAX] = c.g[rAX]&^0xFFFF | uint64(f.statusWord())
+		case reg == 0: // FFREEP: FFREE ST(i), then pop
+			f.tags &^= 1 << ((int(f.top) + i) & 7)
+			f.pop()
 		case reg == 5 || reg == 6: // FUCOMIP, FCOMIP
 			c.x87Compare2(0, i, true, true)
 		default:
