@@ -250,6 +250,7 @@ func Canonical(code []byte) []byte {
 // testAlias rewrites encodings the CPU executes as another instruction but
 // x86asm does not decode, in a copy in buf: F6 /1 and F7 /1 are TEST r/m,
 // imm (F6 /0, F7 /0), /6 of the shift groups (C0, C1, D0-D3) is SHL (/4),
+// the hint space 0F 18-0F 1F beyond the prefetches is the NOP 0F 1F /0,
 // and the x87 register aliases (x87Alias). Other code comes back as it is.
 func testAlias(code []byte, buf *[15]byte) []byte {
 	i := 0
@@ -264,6 +265,17 @@ func testAlias(code []byte, buf *[15]byte) []byte {
 	}
 	op, modrm := code[i], code[i+1]
 	reg := modrm >> 3 & 7
+	if op == 0x0F && i+2 < len(code) && code[i+1] >= 0x18 && code[i+1] <= 0x1F {
+		// The hint space: 0F 18 /0-/3 are the prefetches, everything
+		// else the CPU runs as a NOP with a ModRM operand, which x86asm
+		// knows only as 0F 1F /0.
+		if hint, m := code[i+1], code[i+2]; !(hint == 0x18 && m>>3&7 < 4) && !(hint == 0x1F && m>>3&7 == 0) {
+			n := copy(buf[:], code)
+			buf[i+1], buf[i+2] = 0x1F, m&^0x38
+			return buf[:n]
+		}
+		return code
+	}
 	if op >= 0xD8 && op <= 0xDF && modrm >= 0xC0 {
 		if to, ok := x87Alias(op, modrm); ok {
 			n := copy(buf[:], code)

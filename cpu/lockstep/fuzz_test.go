@@ -169,12 +169,10 @@ func unadvertised(code []byte) bool {
 	}
 	if i+1 < len(code) && code[i] == 0x0F {
 		switch code[i+1] {
-		case 0x38, 0x3A, 0x01, 0x78, 0x79, 0x7C, 0x7D, 0xC7, 0xAE, 0x0D, 0x18, 0x19, 0x1A, 0x1B, 0x1C, 0x1D, 0x1E, 0xB8:
+		case 0x38, 0x3A, 0x01, 0x78, 0x79, 0x7C, 0x7D, 0xC7, 0xAE, 0x0D, 0xB8:
 			// SSSE3 and later; system ops (xgetbv, rdpid...);
 			// SSE3 horizontal ops; rdrand/rdseed; fences, xsave;
-			// prefetches and the reserved hint NOPs (0F 19-0F 1E, which
-			// the interpreter does not implement); popcnt with no 66
-			// is ok but jmpe is not.
+			// prefetchw; popcnt with no 66 is ok but jmpe is not.
 			return true
 		case 0xD0, 0xF0, 0x12, 0x16:
 			return code[0] == 0xF2 || code[0] == 0xF3 // SSE3
