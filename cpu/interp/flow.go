@@ -74,13 +74,18 @@ func opCallInd(c *CPU, in *inst) {
 	if !ok {
 		return
 	}
+	// The return address is stored first; a non-canonical target then
+	// faults with RSP unchanged (the store stays made).
+	sp := c.g[rSP]
+	if !c.push64(in.next) {
+		return
+	}
 	if !canonical(t) {
+		c.g[rSP] = sp
 		c.fault(cpu.VecGeneralProt, 0, 0)
 		return
 	}
-	if c.push64(in.next) {
-		c.rip = t
-	}
+	c.rip = t
 }
 
 // opRet pops the return address and in.imm more bytes.
