@@ -2,6 +2,7 @@ package interp
 
 import (
 	"fmt"
+	"slices"
 
 	"golang.org/x/arch/x86/x86asm"
 
@@ -247,6 +248,35 @@ func Canonical(code []byte) []byte {
 	return append([]byte(nil), out...)
 }
 
+// tooLong reports whether the instruction at the start of raw (at least
+// 15 bytes) is longer than 15 bytes counting all its prefixes, which
+// x86asm cannot see as it rejects such an instruction. Repeated prefixes
+// are decoded once, to find the length of the rest.
+func tooLong(raw []byte) bool {
+	n := 0
+	for n < len(raw) && (isLegacyPrefix(raw[n]) || isREX(raw[n])) {
+		n++
+	}
+	if n >= 15 {
+		return true
+	}
+	var compact []byte
+	for i, b := range raw[:n] {
+		if isREX(b) && i != n-1 {
+			continue // ignored: not right before the opcode
+		}
+		if !isREX(b) && slices.Contains(compact, b) {
+			continue
+		}
+		compact = append(compact, b)
+	}
+	var pad [15]byte
+	k := copy(pad[:], compact)
+	copy(pad[k:], raw[n:])
+	y, err := x86asm.Decode(pad[:], 64)
+	return err == nil && y.Op != 0 && n+y.Len-len(compact) > 15
+}
+
 // testAlias rewrites encodings the CPU executes as another instruction but
 // x86asm does not decode, in a copy in buf: F6 /1 and F7 /1 are TEST r/m,
 // imm (F6 /0, F7 /0), /6 of the shift groups (C0, C1, D0-D3) is SHL (/4),
@@ -372,6 +402,11 @@ func decodeInst(in *inst, raw []byte, pc uint64) (int, error) {
 			in.fn, in.flow, in.next = opGP, 1, pc+15
 			return 15, nil
 		}
+	}
+	if len(raw) >= 15 && (err != nil || x.Op == 0) && tooLong(raw) {
+		// More than 15 bytes with its prefixes: the CPU raises #GP.
+		in.fn, in.flow, in.next = opGP, 1, pc+15
+		return 15, nil
 	}
 	if len(raw) < 15 && (err != nil || x.Op == 0) {
 		// Possibly cut short by the end of the bytes that could be
