@@ -248,6 +248,21 @@ func Canonical(code []byte) []byte {
 	return append([]byte(nil), out...)
 }
 
+// legacyNop returns the length of the instruction at the start of code if
+// it is one of the 8087 and 80287 controls that later x87s execute as
+// NOPs (FNENI DB E0, FNDISI DB E1, FNSETPM DB E4), which x86asm does not
+// decode; 0 otherwise.
+func legacyNop(code []byte) int {
+	i := 0
+	for i < len(code) && (isLegacyPrefix(code[i]) || isREX(code[i])) {
+		i++
+	}
+	if i+1 < len(code) && code[i] == 0xDB && (code[i+1] == 0xE0 || code[i+1] == 0xE1 || code[i+1] == 0xE4) {
+		return i + 2
+	}
+	return 0
+}
+
 // tooLong reports whether the instruction at the start of raw (at least
 // 15 bytes) is longer than 15 bytes counting all its prefixes, which
 // x86asm cannot see as it rejects such an instruction. Repeated prefixes
@@ -390,6 +405,11 @@ func decodeInst(in *inst, raw []byte, pc uint64) (int, error) {
 	}
 	var buf [15]byte
 	code, dropped, seg := scanPrefixes(raw, &buf)
+	if n := legacyNop(code); n > 0 {
+		used := n + dropped
+		in.next, in.fn = pc+uint64(used), opNop
+		return used, nil
+	}
 	var alias [15]byte
 	code = testAlias(code, &alias)
 	x, err := x86asm.Decode(code, 64)
