@@ -537,7 +537,7 @@ func (c *CPU) fxsave(b []byte) {
 // fxrstor loads the 512-byte legacy area.
 func (c *CPU) fxrstor(b []byte) {
 	le := binary.LittleEndian
-	c.fpu.cw = le.Uint16(b[xsFCW:]) | 0x40 // bit 6 is reserved and reads as 1
+	c.fpu.cw = le.Uint16(b[xsFCW:])&fcwBits | 0x40 // bit 6 is reserved and reads as 1
 	sw := le.Uint16(b[xsFSW:])
 	c.fpu.top = uint8(sw>>11) & 7
 	c.fpu.sw = sw &^ (7 << 11)

@@ -765,6 +765,11 @@ func x87Constant(modrm byte) f80 {
 	return f80{}
 }
 
+// fcwBits are the control word's bits the CPU keeps: the exception
+// masks, precision and rounding control, and the infinity bit; bit 6
+// reads as 1, the rest as 0.
+const fcwBits = 0x1F3F
+
 // The QNaN indefinite in the binary32 and binary64 formats.
 const (
 	indefinite32 = 0xFFC0_0000
@@ -873,7 +878,7 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 		case 5: // FLDCW
 			x, ok := c.rd16(a)
 			if ok {
-				f.cw = uint16(x) | 0x40
+				f.cw = uint16(x)&fcwBits | 0x40
 			}
 		case 7: // FNSTCW
 			c.wr16(a, uint64(f.cw))
