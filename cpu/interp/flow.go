@@ -74,18 +74,18 @@ func opCallInd(c *CPU, in *inst) {
 	if !ok {
 		return
 	}
-	// The return address is stored first; a non-canonical target then
-	// faults with RSP unchanged (the store stays made).
-	sp := c.g[rSP]
-	if !c.push64(in.next) {
+	// The CPU checks that the return address can be stored (a fault
+	// there comes first), then the target, and only then stores.
+	if sp := c.g[rSP] - 8; c.badStack(sp, 8) || !c.probeWrite(sp, 8) {
 		return
 	}
 	if !canonical(t) {
-		c.g[rSP] = sp
 		c.fault(cpu.VecGeneralProt, 0, 0)
 		return
 	}
-	c.rip = t
+	if c.push64(in.next) {
+		c.rip = t
+	}
 }
 
 // opRet pops the return address and in.imm more bytes.
