@@ -170,11 +170,13 @@ func opCmps(c *CPU, in *inst) {
 	d := c.step(size)
 	once := in.rep&3 == 0
 	for once || c.g[rCX] != 0 {
-		a, ok := c.rd(c.g[rSI], size)
+		// The CPU reads ES:RDI before DS:RSI: when both fault, the
+		// fault is RDI's.
+		b, ok := c.rd(c.g[rDI], size)
 		if !ok {
 			return
 		}
-		b, ok := c.rd(c.g[rDI], size)
+		a, ok := c.rd(c.g[rSI], size)
 		if !ok {
 			return
 		}
