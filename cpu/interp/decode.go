@@ -317,6 +317,12 @@ func testAlias(code []byte, buf *[15]byte) []byte {
 		if hint, m := code[i+1], code[i+2]; !(hint == 0x18 && m>>3&7 < 4) && !(hint == 0x1F && m>>3&7 == 0) {
 			n := copy(buf[:], code)
 			buf[i+1], buf[i+2] = 0x1F, m&^0x38
+			if i > 0 && isREX(buf[i-1]) {
+				// x86asm refuses some REX forms of the NOP; a REX changes
+				// neither a NOP's effect nor its length, nor does the DS
+				// prefix put in its place.
+				buf[i-1] = 0x3E
+			}
 			return buf[:n]
 		}
 		return code
