@@ -214,6 +214,11 @@ func narrowBranch(code []byte) bool {
 	return false
 }
 
+// isProgram reports whether rip is inside the fuzzed code.
+func isProgram(rip uint64, code []byte) bool {
+	return rip >= fuzzCodeVA && rip < fuzzCodeVA+uint64(len(code))
+}
+
 // isCanonical reports whether va is a canonical 48-bit address.
 func isCanonical(va uint64) bool { return uint64(int64(va<<16)>>16) == va }
 
@@ -411,6 +416,21 @@ func fuzzRunWith(t *testing.T, seed uint64, code []byte, h fuzzHooks) {
 			t.Skipf("the code touched the KVM engine's own pages at 0x%x", f.Addr)
 		}
 		mask(o, x, cpus[Tested].Regs(), false)
+		if diffs := compare(o, x); len(diffs) > 0 && o.Exit.Kind == cpu.ExitStep && x.Exit.Kind == cpu.ExitStep &&
+			isProgram(o.Regs.RIP, code) && isProgram(x.Regs.RIP, code) {
+			// On a PVM host the trap flag's #DB is now and then lost and
+			// KVM's Step runs two instructions: let the interpreter
+			// catch up once, as the image comparison does (catchUp).
+			if ex, err := cpus[Tested].Step(); err == nil && ex.Kind == cpu.ExitStep {
+				y := &State{Phase: phaseStep, Exit: ex, PC: x.Regs.RIP, Step: x.Step + 1, Recent: recent}
+				if y.read(cpus[Tested]) == nil {
+					mask(o, y, cpus[Tested].Regs(), false)
+					if len(compare(o, y)) == 0 {
+						x, st[Tested] = y, y
+					}
+				}
+			}
+		}
 		if diffs := compare(o, x); len(diffs) > 0 {
 			if why := knownIssue(o, x, diffs); why != "" && *flagSkipKnown {
 				t.Skipf("known difference: %s", why)
