@@ -242,6 +242,16 @@ func notImplemented(code []byte) bool {
 	if (inst.Op == x86asm.ENTER || inst.Op == x86asm.LEAVE) && inst.DataSize == 16 {
 		return true
 	}
+	if inst.AddrSize == 32 {
+		switch inst.Op {
+		case x86asm.MOVSB, x86asm.MOVSW, x86asm.MOVSD, x86asm.MOVSQ, x86asm.STOSB, x86asm.STOSW,
+			x86asm.STOSD, x86asm.STOSQ, x86asm.LODSB, x86asm.LODSW, x86asm.LODSD, x86asm.LODSQ,
+			x86asm.SCASB, x86asm.SCASW, x86asm.SCASD, x86asm.SCASQ, x86asm.CMPSB, x86asm.CMPSW,
+			x86asm.CMPSD, x86asm.CMPSQ, x86asm.INSB, x86asm.INSW, x86asm.INSD, x86asm.OUTSB,
+			x86asm.OUTSW, x86asm.OUTSD:
+			return true
+		}
+	}
 	switch inst.Op {
 	case x86asm.FSIN, x86asm.FCOS, x86asm.FSINCOS, x86asm.FPTAN, x86asm.FPATAN, x86asm.F2XM1,
 		x86asm.FYL2X, x86asm.FYL2XP1, x86asm.FNSTENV, x86asm.FLDENV, x86asm.FNSAVE, x86asm.FRSTOR:
