@@ -311,10 +311,10 @@ func testAlias(code []byte, buf *[15]byte) []byte {
 	op, modrm := code[i], code[i+1]
 	reg := modrm >> 3 & 7
 	if op == 0x0F && i+2 < len(code) && code[i+1] >= 0x18 && code[i+1] <= 0x1F {
-		// The hint space: 0F 18 /0-/3 are the prefetches, everything
-		// else the CPU runs as a NOP with a ModRM operand, which x86asm
-		// knows only as 0F 1F /0.
-		if hint, m := code[i+1], code[i+2]; !(hint == 0x18 && m>>3&7 < 4) && !(hint == 0x1F && m>>3&7 == 0) {
+		// The hint space: 0F 18 /0-/3 with a memory operand are the
+		// prefetches, everything else the CPU runs as a NOP with a ModRM
+		// operand, which x86asm knows only as 0F 1F /0.
+		if hint, m := code[i+1], code[i+2]; !(hint == 0x18 && m>>3&7 < 4 && m < 0xC0) && !(hint == 0x1F && m>>3&7 == 0) {
 			n := copy(buf[:], code)
 			buf[i+1], buf[i+2] = 0x1F, m&^0x38
 			if i > 0 && isREX(buf[i-1]) {
