@@ -113,9 +113,10 @@
 // its environment save and restore (FNSTENV, FLDENV, FNSAVE, FRSTOR), and
 // the segment and descriptor instructions (far transfers, loads and
 // stores of segment registers, STR, SLDT, SGDT, SIDT, SMSW, LAR, LSL,
-// VERR, VERW), ENTER and LEAVE with a 16-bit operand size, and string
-// instructions with a 32-bit address size; compilers emit none of them
-// for ordinary C.
+// VERR, VERW), ENTER and LEAVE with a 16-bit operand size, string
+// instructions with a 32-bit address size, and SSE's approximations
+// RCPPS, RCPSS, RSQRTPS and RSQRTSS (whose bits differ between CPU
+// makers); compilers emit none of them for ordinary C.
 //
 // For lockstep comparison with another engine, (*CPU).Step executes exactly
 // one instruction, returning cpu.ExitStep unless it trapped, and (*CPU).XMM
