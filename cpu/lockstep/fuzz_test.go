@@ -198,10 +198,14 @@ func farTransfer(code []byte) bool {
 }
 
 // narrowBranch reports whether code is a near jump, call, return or loop
-// with an operand-size prefix.
+// with an operand-size prefix, or with a REP or REPNE prefix (which this
+// host's CPU does not simply ignore on LOOPcc).
 func narrowBranch(code []byte) bool {
 	inst, err := x86asm.Decode(interp.Canonical(code), 64)
-	if err != nil || inst.DataSize != 16 {
+	if err != nil {
+		return false
+	}
+	if inst.DataSize != 16 && !hasPrefix(inst, x86asm.PrefixREP) && !hasPrefix(inst, x86asm.PrefixREPN) {
 		return false
 	}
 	switch inst.Op {
@@ -384,7 +388,8 @@ func fuzzRunWith(t *testing.T, seed uint64, code []byte, h fuzzHooks) {
 		if narrowBranch(insn) {
 			// An operand-size prefix on a near branch: Intel's CPUs
 			// ignore it in 64-bit mode, AMD's truncate the target to 16
-			// bits. Which one the oracle is depends on the host.
+			// bits; REP prefixes on branches vary too. Which one the
+			// oracle is depends on the host.
 			t.Skipf("0x%x: % x (%s): 66-prefixed near branch, vendor-dependent", pc, insn, Disassemble(insn, pc))
 		}
 		if o.Exit.Kind == cpu.ExitFault && o.Exit.Fault.Vector == cpu.VecAlignment {
