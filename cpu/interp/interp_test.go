@@ -372,7 +372,7 @@ func imagesDir(t testing.TB) string {
 	dir, _ := filepath.Abs("../../testimages")
 	cmd := exec.Command("make", "-s", "-C", dir)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("skipping: building the test images: %v\n%s", err, out)
+		t.Fatalf("building the test images: %v\n%s", err, out)
 	}
 	return dir
 }

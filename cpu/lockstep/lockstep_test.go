@@ -34,9 +34,6 @@ var (
 // imagesDir is testimages/, relative to this package.
 const imagesDir = "../../testimages"
 
-// excluded lists the test images that are not run, and why.
-var excluded = map[string]string{}
-
 // concurrency classifies Aurora's syscalls for Options.Concurrency (see
 // the package doc): whether their results may depend on other processes.
 func concurrency(num uint64) Concurrency {
@@ -89,9 +86,6 @@ func TestLockstep(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			if why := excluded[name]; why != "" {
-				t.Skipf("excluded: %s", why)
-			}
 			spec, err := readSpec(name)
 			if err != nil {
 				t.Fatal(err)
