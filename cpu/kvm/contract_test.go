@@ -75,3 +75,30 @@ func TestKernelWriteAfterForkReachesGuest(t *testing.T) {
 		t.Errorf("child reads %#x, want 0x11", kid[0])
 	}
 }
+
+// TestUnmapOfSharedFrameFaultsNextAccess unmaps a page whose frame another
+// address space still holds (a large page shared copy-on-write by fork):
+// no frame is freed, so only mmu's Resync makes KVM drop the translation
+// the vCPU cached, and the next access must fault.
+func TestUnmapOfSharedFrameFaultsNextAccess(t *testing.T) {
+	t.Parallel()
+	const heapVA = 0x10000000
+	g := newGuest(t, movRBX(heapVA), opLoadBX, opSyscall, opLoadBX, opSyscall, opLoadBX, opSyscall, opUD2)
+	if err := g.as.Map(heapVA, mmu.HugePageSize, mmu.Read|mmu.Write, "heap"); err != nil {
+		t.Fatal(err)
+	}
+	g.run(t, cpu.ExitSyscall)
+	child, err := g.as.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Release()
+	g.run(t, cpu.ExitSyscall) // read again after the fork: the shared frame's translation is cached
+	if err := g.as.Unmap(heapVA, mmu.HugePageSize); err != nil {
+		t.Fatal(err)
+	}
+	ex := g.run(t, cpu.ExitFault)
+	if ex.Fault.Vector != cpu.VecPageFault || ex.Fault.Addr != heapVA || ex.Fault.ErrorCode&1 != 0 {
+		t.Fatalf("fault %v (error code %#x), want a read of the unmapped page %#x", ex.Fault, ex.Fault.ErrorCode, heapVA)
+	}
+}
