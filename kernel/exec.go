@@ -28,25 +28,25 @@ type execImage struct {
 
 // ExecArgs reads execve's path, argv and envp from guest memory: the path
 // is a string, the vectors NULL-terminated arrays of string pointers (a
-// NULL vector is empty). The --trace line uses it before the call replaces
-// the memory the arguments live in.
+// NULL vector is empty).
 func (p *Process) ExecArgs(pathAddr, argvAddr, envpAddr uint64) (path string, argv, envp []string, err error) {
 	path, err = p.as.ReadString(pathAddr, maxPathLen)
 	if err != nil {
 		return "", nil, nil, errno.EFAULT
 	}
-	if argv, err = p.readStringVector(argvAddr); err != nil {
+	if argv, err = p.StringVector(argvAddr); err != nil {
 		return "", nil, nil, err
 	}
-	if envp, err = p.readStringVector(envpAddr); err != nil {
+	if envp, err = p.StringVector(envpAddr); err != nil {
 		return "", nil, nil, err
 	}
 	return path, argv, envp, nil
 }
 
-// readStringVector reads a NULL-terminated array of string pointers,
-// refusing more than the stack can carry (E2BIG).
-func (p *Process) readStringVector(addr uint64) ([]string, error) {
+// StringVector reads a NULL-terminated array of string pointers, as
+// execve's argv and envp are (0 is an empty array), refusing more than a
+// new stack can carry (E2BIG) and bad pointers (EFAULT).
+func (p *Process) StringVector(addr uint64) ([]string, error) {
 	var list []string
 	if addr == 0 {
 		return nil, nil

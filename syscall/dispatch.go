@@ -209,28 +209,19 @@ func formatStrVec(p *kernel.Process, addr uint64) string {
 	if addr == 0 {
 		return "NULL"
 	}
+	list, err := p.StringVector(addr)
+	if err != nil {
+		return fmt.Sprintf("%#x", addr)
+	}
 	var b strings.Builder
 	b.WriteByte('[')
-	for i := 0; ; i++ {
-		var w [8]byte
-		if p.Memory().ReadAt(w[:], addr+uint64(i)*8) != nil {
-			return fmt.Sprintf("%#x", addr)
-		}
-		ptr := binary.LittleEndian.Uint64(w[:])
-		if ptr == 0 {
-			break
-		}
+	for i, s := range list {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		if i == 8 {
 			b.WriteString("...")
 			break
-		}
-		s, err := p.Memory().ReadString(ptr, 256)
-		if err != nil {
-			fmt.Fprintf(&b, "%#x", ptr)
-			continue
 		}
 		b.WriteString(quote([]byte(s), 64))
 	}
