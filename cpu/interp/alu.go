@@ -836,7 +836,14 @@ func opShd(c *CPU, in *inst) {
 	}
 	d := &in.ops[0]
 	a, addr, ok := c.getRMW(d, size)
-	if !ok || cnt == 0 {
+	if !ok {
+		return
+	}
+	if cnt == 0 {
+		// As for the other shifts: a 32-bit register is written anyway.
+		if d.kind == kReg && size == 4 {
+			c.setReg(d.reg, 4, a)
+		}
 		return
 	}
 	b, _ := c.get(&in.ops[1], size)

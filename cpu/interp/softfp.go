@@ -157,7 +157,12 @@ func overflowResult(neg bool, f *fpFmt, rc uint32) uint64 {
 // rounding in mode rc, and reports whether anything nonzero was dropped.
 func roundBits(m *big.Int, drop int, sticky, neg bool, rc uint32) (*big.Int, bool) {
 	if drop <= 0 {
-		return new(big.Int).Lsh(m, uint(-drop)), sticky
+		// Nothing dropped but the sticky amount, less than half a unit.
+		q := new(big.Int).Lsh(m, uint(-drop))
+		if sticky && (rc == 1 && neg || rc == 2 && !neg) {
+			q.Add(q, bigOne)
+		}
+		return q, sticky
 	}
 	q := new(big.Int).Rsh(m, uint(drop))
 	half := m.Bit(drop-1) == 1

@@ -12,10 +12,10 @@ import (
 // The x87 FPU. Registers hold 80-bit extended values exactly (f80);
 // loads and stores convert exactly or round by the control word's
 // rounding mode, and arithmetic goes through math/big at the control
-// word's precision. Exceptions are not raised (the control word masks
-// them at start-up); the condition codes, the stack and the tag bits are
-// kept as the CPU keeps them. Transcendental instructions (FSIN, FPATAN,
-// F2XM1...) are not implemented and raise #UD.
+// word's precision, setting the exception flags and taking the masked or
+// unmasked responses (x87exc.go); the condition codes, the stack and the
+// tag bits are kept as the CPU keeps them. Transcendental instructions
+// (FSIN, FPATAN, F2XM1...) are not implemented and raise #UD.
 
 // f80 is an 80-bit extended-precision value: an explicit 64-bit
 // significand and the sign with the 15-bit biased exponent.
@@ -34,9 +34,18 @@ type x87 struct {
 
 func (f *x87) st(i int) f80       { return f.regs[(int(f.top)+i)&7] }
 func (f *x87) setST(i int, v f80) { f.regs[(int(f.top)+i)&7] = v }
-func (f *x87) statusWord() uint16 { return f.sw&^(7<<11) | uint16(f.top)<<11 }
-func (f *x87) valid(i int) bool   { return f.tags&(1<<((int(f.top)+i)&7)) != 0 }
-func (f *x87) rc() uint32         { return uint32(f.cw>>10) & 3 }
+
+// statusWord is the status word as FNSTSW reads it: ES and B show an
+// unmasked exception flag, whichever instruction set the flag or the mask.
+func (f *x87) statusWord() uint16 {
+	sw := f.sw&^(7<<11|swES|swB) | uint16(f.top)<<11
+	if f.pending() {
+		sw |= swES | swB
+	}
+	return sw
+}
+func (f *x87) valid(i int) bool { return f.tags&(1<<((int(f.top)+i)&7)) != 0 }
+func (f *x87) rc() uint32       { return uint32(f.cw>>10) & 3 }
 func (f *x87) setC(c3, c2, c1, c0 bool) {
 	f.sw &^= 1<<14 | 1<<10 | 1<<9 | 1<<8
 	if c3 {
@@ -172,40 +181,6 @@ func (v f80) toBig() *big.Float {
 	return z
 }
 
-// f80FromBig rounds z to 64 bits in mode rc. Results beyond the
-// exponent range become infinities or zeros (denormal results are
-// flushed; the test programs never make them).
-func f80FromBig(z *big.Float, rc uint32, prec uint) f80 {
-	var sign uint16
-	if z.Signbit() {
-		sign = 0x8000
-	}
-	if z.IsInf() {
-		return f80{mant: 1 << 63, se: sign | 0x7FFF}
-	}
-	if z.Sign() == 0 {
-		return f80{se: sign}
-	}
-	r := new(big.Float).SetMode(bigModes[rc]).SetPrec(prec)
-	r.Set(z)
-	mant := new(big.Float)
-	e := r.MantExp(mant) // r = mant * 2^e, 0.5 <= |mant| < 1
-	mant.Abs(mant)
-	mant.SetMantExp(mant, 64)
-	m, _ := mant.Uint64()
-	be := e - 1 + f80Bias
-	if be >= 0x7FFF {
-		if rc == 3 || rc == 1 && sign == 0 || rc == 2 && sign != 0 {
-			return f80{mant: ^uint64(0) << (64 - prec), se: sign | 0x7FFE}
-		}
-		return f80{mant: 1 << 63, se: sign | 0x7FFF}
-	}
-	if be <= 0 {
-		return f80{se: sign}
-	}
-	return f80{mant: m, se: sign | uint16(be)}
-}
-
 // toFloat64 rounds to double precision in mode rc.
 func (v f80) toFloat64(rc uint32) float64 {
 	switch {
@@ -248,7 +223,7 @@ func (v f80) toInt(rc uint32, size uint8) uint64 {
 // indefinite for a NaN, an infinity or a value out of range).
 func (v f80) toIntOK(rc uint32, size uint8) (uint64, bool) {
 	indef := uint64(1) << (uint(size)*8 - 1)
-	if v.isNaN() || v.isInf() {
+	if v.isNaN() || v.isInf() || v.unsupported() {
 		return indef, false
 	}
 	if v.isZero() {
@@ -320,18 +295,15 @@ const (
 	xDivr
 )
 
-// arith computes a op b (the order already resolved for SUBR/DIVR).
+// arith computes a op b (the order already resolved for SUBR/DIVR) at
+// the control word's precision. The exact result is truncated to 320 bits
+// with a sticky bit, which rounds as the exact value would.
 func (f *x87) arith(op int, a, b f80) f80 {
-	if a.isNaN() || b.isNaN() {
-		q := a
-		if !a.isNaN() || b.isNaN() && b.mant&^(1<<62) > a.mant&^(1<<62) {
-			q = b
-		}
-		q.mant |= 1 << 62
-		return q
+	if r, done := f.operands(a, b); done {
+		return r
 	}
 	za, zb := specialBig(a), specialBig(b)
-	z := new(big.Float).SetPrec(256)
+	z := new(big.Float).SetPrec(320).SetMode(big.ToZero)
 	invalid := false
 	switch op {
 	case xAdd:
@@ -357,17 +329,23 @@ func (f *x87) arith(op int, a, b f80) f80 {
 		case za.IsInf() && zb.IsInf(), za.Sign() == 0 && zb.Sign() == 0:
 			invalid = true
 		case zb.Sign() == 0:
-			f.sw |= 1 << 2 // ZE
+			if !za.IsInf() {
+				f.sw |= exZE
+			}
 			z.SetInf(za.Signbit() != zb.Signbit())
 		default:
 			z.Quo(za, zb)
 		}
 	}
 	if invalid {
-		f.sw |= 1
+		f.sw |= swIE
 		return f80Indefinite
 	}
-	if z.Sign() == 0 && !z.IsInf() {
+	if z.IsInf() {
+		return f80{mant: 1 << 63, se: 0x7FFF | signIf(z.Signbit())}
+	}
+	sticky := z.Acc() != big.Exact
+	if z.Sign() == 0 && !sticky {
 		// Exact zero: its sign follows IEEE rules.
 		neg := false
 		switch op {
@@ -378,12 +356,31 @@ func (f *x87) arith(op int, a, b f80) f80 {
 		default:
 			neg = a.neg() != b.neg()
 		}
-		if neg {
-			return f80{se: 0x8000}
-		}
+		return f80{se: signIf(neg)}
+	}
+	return f.result(z, sticky, f.prec())
+}
+
+// signIf is the sign bit of an f80's sign and exponent, set if neg.
+func signIf(neg bool) uint16 {
+	if neg {
+		return 0x8000
+	}
+	return 0
+}
+
+// f80FromInt converts an integer exactly.
+func f80FromInt(n int64) f80 {
+	if n == 0 {
 		return f80{}
 	}
-	return f80FromBig(z, f.rc(), f.prec())
+	var se uint16
+	m := uint64(n)
+	if n < 0 {
+		se, m = 0x8000, -m
+	}
+	lz := 63 - (bitLen(m) - 1)
+	return f80{mant: m << lz, se: se | uint16(f80Bias+63-lz)}
 }
 
 func specialBig(v f80) *big.Float {
@@ -455,8 +452,9 @@ func convertX87(in *inst, x *x86asm.Inst, raw []byte) error {
 	return nil
 }
 
-// opX87 executes an x87 instruction from its escape byte and ModRM.
-func opX87(c *CPU, in *inst) {
+// x87Exec executes an x87 instruction from its escape byte and ModRM,
+// with the masked responses to exceptions.
+func x87Exec(c *CPU, in *inst) {
 	f := &c.fpu
 	esc, modrm := in.x87op[0], in.x87op[1]
 	reg := int(modrm >> 3 & 7)
@@ -469,7 +467,7 @@ func opX87(c *CPU, in *inst) {
 	case 0xD8, 0xDC:
 		op := reg
 		if op == xCom || op == xComp {
-			c.x87Compare2(0, i, op == xComp, false)
+			c.x87Compare2(0, i, op == xComp, false, true)
 			return
 		}
 		if esc == 0xD8 {
@@ -500,7 +498,7 @@ func opX87(c *CPU, in *inst) {
 	case 0xDE:
 		switch {
 		case reg == xComp && i == 1: // FCOMPP
-			c.x87Compare2(0, 1, true, false)
+			c.x87Compare2(0, 1, true, false, true)
 			f.pop()
 			return
 		case reg == xCom || reg == xComp:
@@ -563,13 +561,15 @@ func opX87(c *CPU, in *inst) {
 			v.se &^= 0x8000
 			f.setST(0, v)
 		case modrm == 0xE4: // FTST
-			c.x87Compare(f.st(0), f80{}, false, false)
+			c.x87Compare(f.st(0), f80{}, false, false, true)
 		case modrm == 0xE5: // FXAM
 			v := f.st(0)
 			sign := v.neg()
 			switch {
 			case !f.valid(0):
 				f.setC(true, false, sign, true)
+			case v.unsupported():
+				f.setC(false, false, sign, false)
 			case v.isNaN():
 				f.setC(false, false, sign, true)
 			case v.isInf():
@@ -588,51 +588,18 @@ func opX87(c *CPU, in *inst) {
 		case modrm == 0xF7:
 			f.top = (f.top + 1) & 7
 		case modrm == 0xFA: // FSQRT
-			v := f.st(0)
-			switch {
-			case v.isNaN():
-				v.mant |= 1 << 62
-			case v.isZero() || v.isInf() && !v.neg():
-			case v.neg():
-				f.sw |= 1
-				v = f80Indefinite
-			default:
-				z := new(big.Float).SetPrec(256).Sqrt(v.toBig().SetPrec(256))
-				v = f80FromBig(z, f.rc(), f.prec())
-			}
-			f.setST(0, v)
+			f.setST(0, f.sqrt(f.st(0)))
 		case modrm == 0xFC: // FRNDINT
-			v := f.st(0)
-			if !v.isNaN() && !v.isInf() && !v.isZero() && v.exp() < f80Bias+63 {
-				n := v.toInt(f.rc(), 8)
-				r := f80FromBig(new(big.Float).SetInt64(int64(n)), 0, 64)
-				if r.isZero() && v.neg() {
-					r.se |= 0x8000
-				}
-				v = r
-			}
-			f.setST(0, v)
+			f.setST(0, f.roundInt(f.st(0)))
 		case modrm == 0xFD: // FSCALE
-			v, s := f.st(0), f.st(1)
-			if !v.isNaN() && !v.isInf() && !v.isZero() && !s.isNaN() && !s.isInf() {
-				n := int64(s.toInt(3, 8))
-				if n > 1<<20 {
-					n = 1 << 20
-				} else if n < -(1 << 20) {
-					n = -(1 << 20)
-				}
-				z := v.toBig()
-				z.SetMantExp(z, int(n))
-				v = f80FromBig(z, f.rc(), 64)
-			}
-			f.setST(0, v)
+			f.setST(0, f.scale(f.st(0), f.st(1)))
 		default:
 			c.fault(cpu.VecInvalidOp, 0, 0)
 		}
 	case 0xDA:
 		switch {
 		case modrm == 0xE9: // FUCOMPP
-			c.x87Compare2(0, 1, true, false)
+			c.x87Compare2(0, 1, true, false, false)
 			f.pop()
 		case reg < 4:
 			conds := [4]uint8{ccB, ccE, ccBE, ccP}
@@ -654,11 +621,11 @@ func opX87(c *CPU, in *inst) {
 				f.setST(0, f.st(i))
 			}
 		case modrm == 0xE2: // FNCLEX
-			f.sw &^= 0x80FF
+			f.sw &^= 0xFF
 		case modrm == 0xE3: // FNINIT
 			*f = x87{cw: initFCW}
 		case reg == 5 || reg == 6: // FUCOMI, FCOMI
-			c.x87Compare2(0, i, false, true)
+			c.x87Compare2(0, i, false, true, reg == 6)
 		default:
 			c.fault(cpu.VecInvalidOp, 0, 0)
 		}
@@ -676,9 +643,9 @@ func opX87(c *CPU, in *inst) {
 				f.pop()
 			}
 		case 4: // FUCOM
-			c.x87Compare2(0, i, false, false)
+			c.x87Compare2(0, i, false, false, false)
 		case 5: // FUCOMP
-			c.x87Compare2(0, i, true, false)
+			c.x87Compare2(0, i, true, false, false)
 		default:
 			c.fault(cpu.VecInvalidOp, 0, 0)
 		}
@@ -690,11 +657,85 @@ func opX87(c *CPU, in *inst) {
 			f.tags &^= 1 << ((int(f.top) + i) & 7)
 			f.pop()
 		case reg == 5 || reg == 6: // FUCOMIP, FCOMIP
-			c.x87Compare2(0, i, true, true)
+			c.x87Compare2(0, i, true, true, reg == 6)
 		default:
 			c.fault(cpu.VecInvalidOp, 0, 0)
 		}
 	}
+}
+
+// sqrt is FSQRT's result, at the control word's precision.
+func (f *x87) sqrt(v f80) f80 {
+	if r, done := f.invalidOperands(v); done {
+		return r
+	}
+	switch {
+	case v.isZero():
+		return v
+	case v.neg():
+		f.sw |= swIE
+		return f80Indefinite
+	case v.isInf():
+		return v
+	}
+	if v.denormal() {
+		f.sw |= exDE
+	}
+	x := v.toBig()
+	z := new(big.Float).SetPrec(320).SetMode(big.ToZero).Sqrt(x)
+	sq := new(big.Float).SetPrec(700).Mul(z, z)
+	return f.result(z, sq.Cmp(x) != 0, f.prec())
+}
+
+// roundInt is FRNDINT's result: v rounded to an integer in the control
+// word's rounding mode.
+func (f *x87) roundInt(v f80) f80 {
+	if r, done := f.operands(v); done {
+		return r
+	}
+	if v.isInf() || v.isZero() || v.exp() >= f80Bias+63 {
+		return v // already an integer
+	}
+	r := f80FromInt(int64(v.toInt(f.rc(), 8)))
+	if r.isZero() {
+		r.se = v.se & 0x8000
+	}
+	if r != v {
+		f.sw |= exPE
+	}
+	return r
+}
+
+// scale is FSCALE's result: v times 2 to the power of s truncated.
+func (f *x87) scale(v, s f80) f80 {
+	if r, done := f.operands(v, s); done {
+		return r
+	}
+	switch {
+	case s.isInf():
+		switch {
+		case v.isZero() && !s.neg(), v.isInf() && s.neg():
+			f.sw |= swIE
+			return f80Indefinite
+		case v.isZero() || v.isInf():
+			return v
+		case s.neg():
+			return f80{se: v.se & 0x8000}
+		}
+		return f80{mant: 1 << 63, se: v.se&0x8000 | 0x7FFF}
+	case v.isZero() || v.isInf():
+		return v
+	}
+	n := int64(1 << 20) // beyond any result's range
+	if s.exp() < f80Bias+20 {
+		n = int64(s.toInt(3, 8))
+	}
+	if s.neg() && n > 0 {
+		n = -n
+	}
+	z := v.toBig()
+	z.SetMantExp(z, int(n))
+	return f.result(z, false, 64)
 }
 
 func (f *x87) binop(op int, a, b f80) f80 {
@@ -709,21 +750,43 @@ func (f *x87) binop(op int, a, b f80) f80 {
 
 // x87Compare2 compares ST(i) with ST(j) as x87Compare does; when either
 // is empty the result is unordered.
-func (c *CPU) x87Compare2(i, j int, pop, eflags bool) {
+func (c *CPU) x87Compare2(i, j int, pop, eflags, ordered bool) {
 	f := &c.fpu
-	a, b := f.st(i), f.st(j)
 	if !f.has2(i, j) {
-		a, b = f80Indefinite, f80Indefinite
+		c.x87Unordered(pop, eflags)
+		return
 	}
-	c.x87Compare(a, b, pop, eflags)
+	c.x87Compare(f.st(i), f.st(j), pop, eflags, ordered)
 }
 
 // x87Compare compares a with b, setting C3 C2 C0 (or, for FCOMI, ZF PF
-// CF), and pops when pop is set.
-func (c *CPU) x87Compare(a, b f80, pop, eflags bool) {
+// CF), and pops when pop is set. Any NaN is invalid for an ordered
+// compare (FCOM, FCOMI, FTST), a signalling one only for an unordered one
+// (FUCOM, FUCOMI); an unsupported format for both.
+func (c *CPU) x87Compare(a, b f80, pop, eflags, ordered bool) {
 	f := &c.fpu
+	for _, v := range [2]f80{a, b} {
+		if v.unsupported() || v.isNaN() && (ordered || v.isSNaN()) {
+			f.sw |= swIE
+		}
+	}
+	if a.unsupported() || b.unsupported() || a.isNaN() || b.isNaN() {
+		c.x87Unordered(pop, eflags)
+		return
+	}
+	if a.denormal() || b.denormal() {
+		f.sw |= exDE
+	}
 	r := compare80(a, b)
-	lt, eq, un := r == -1, r == 0, r == 2
+	c.x87Set(r == -1, r == 0, false, pop, eflags)
+}
+
+// x87Unordered records an unordered compare.
+func (c *CPU) x87Unordered(pop, eflags bool) { c.x87Set(false, false, true, pop, eflags) }
+
+// x87Set sets a compare's outcome in C3 C2 C0 or in ZF PF CF, and pops.
+func (c *CPU) x87Set(lt, eq, un, pop, eflags bool) {
+	f := &c.fpu
 	if eflags {
 		var fl uint64
 		switch {
@@ -735,7 +798,7 @@ func (c *CPU) x87Compare(a, b f80, pop, eflags bool) {
 			fl = flagZF
 		}
 		c.setArith(fl)
-		f.sw &^= 1 << 9
+		f.sw &^= swC1
 	} else {
 		f.setC(eq || un, un, false, lt || un)
 	}
@@ -787,8 +850,26 @@ func (f *x87) storeInt(rc uint32, size uint8) uint64 {
 	v, ok := f.st(0).toIntOK(rc, size)
 	if !ok {
 		f.sw |= swIE
+	} else {
+		f.inexactInt(v, size)
 	}
 	return v
+}
+
+// inexactInt sets PE, and C1 when the magnitude was rounded up, if v,
+// ST(0) converted to a size-byte integer, differs from ST(0).
+func (f *x87) inexactInt(v uint64, size uint8) {
+	sh := 64 - 8*uint(size)
+	r, x := f80FromInt(int64(v<<sh)>>sh), f.st(0)
+	if r == x || r.isZero() && x.isZero() {
+		return
+	}
+	f.sw |= exPE
+	r.se &^= 0x8000
+	x.se &^= 0x8000
+	if compare80(r, x) > 0 {
+		f.sw |= swC1
+	}
 }
 
 // opFwait is FWAIT: #MF when an unmasked x87 exception is pending (an
@@ -797,6 +878,17 @@ func opFwait(c *CPU, in *inst) {
 	if c.fpu.sw&^c.fpu.cw&0x3F != 0 {
 		c.fault(cpu.VecX87, 0, 0)
 	}
+}
+
+// x87CanStore reports whether an x87 store of n bytes at a may be
+// written: when an unmasked exception keeps the destination, it is not,
+// but a page fault the store would take still comes first.
+func (c *CPU) x87CanStore(a, n uint64) bool {
+	if c.fpu.canStore() {
+		return true
+	}
+	c.probeWrite(a, n)
+	return false
 }
 
 // x87Mem executes the memory forms. A memory fault leaves the status word
@@ -835,13 +927,13 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 			if !ok {
 				return
 			}
-			v = f80FromBig(new(big.Float).SetInt64(int64(int32(x))), 0, 64)
+			v = f80FromInt(int64(int32(x)))
 		case 0xDE:
 			x, ok := c.rd16(a)
 			if !ok {
 				return
 			}
-			v = f80FromBig(new(big.Float).SetInt64(int64(int16(x))), 0, 64)
+			v = f80FromInt(int64(int16(x)))
 		}
 		if !f.has(0) {
 			// The stack underflow is the one exception: the operand's
@@ -849,14 +941,14 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 			f.sw = before
 			f.underflow()
 			if reg == xCom || reg == xComp {
-				c.x87Compare(f80Indefinite, f80Indefinite, reg == xComp, false)
+				c.x87Unordered(reg == xComp, false)
 			} else {
 				f.put(0, f80Indefinite)
 			}
 			return
 		}
 		if reg == xCom || reg == xComp {
-			c.x87Compare(f.st(0), v, reg == xComp, false)
+			c.x87Compare(f.st(0), v, reg == xComp, false, true)
 			return
 		}
 		f.setST(0, f.binop(reg, f.st(0), v))
@@ -872,7 +964,7 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 			if f.has(0) {
 				v = f.store(fmt32)
 			}
-			if c.wr32(a, v) && reg == 3 {
+			if c.x87CanStore(a, 4) && c.wr32(a, v) && reg == 3 {
 				f.pop()
 			}
 		case 5: // FLDCW
@@ -890,14 +982,14 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 		case 0:
 			x, ok := c.rd32(a)
 			if ok {
-				f.push(f80FromBig(new(big.Float).SetInt64(int64(int32(x))), 0, 64))
+				f.push(f80FromInt(int64(int32(x))))
 			}
 		case 1, 2, 3:
 			rc := f.rc()
 			if reg == 1 {
 				rc = 3
 			}
-			if c.wr32(a, f.storeInt(rc, 4)) && reg != 2 {
+			if v := f.storeInt(rc, 4); c.x87CanStore(a, 4) && c.wr32(a, v) && reg != 2 {
 				f.pop()
 			}
 		case 5:
@@ -915,7 +1007,7 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 				b[k] = byte(v.mant >> (8 * k))
 			}
 			b[8], b[9] = byte(v.se), byte(v.se>>8)
-			if c.wrBytes(a, b[:]) {
+			if c.x87CanStore(a, 10) && c.wrBytes(a, b[:]) {
 				f.pop()
 			}
 		default:
@@ -929,7 +1021,7 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 				f.push(f.load(x, fmt64))
 			}
 		case 1:
-			if c.wr64(a, f.storeInt(3, 8)) {
+			if v := f.storeInt(3, 8); c.x87CanStore(a, 8) && c.wr64(a, v) {
 				f.pop()
 			}
 		case 2, 3:
@@ -937,7 +1029,7 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 			if f.has(0) {
 				v = f.store(fmt64)
 			}
-			if c.wr64(a, v) && reg == 3 {
+			if c.x87CanStore(a, 8) && c.wr64(a, v) && reg == 3 {
 				f.pop()
 			}
 		case 7: // FNSTSW m16
@@ -950,35 +1042,36 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 		case 0:
 			x, ok := c.rd16(a)
 			if ok {
-				f.push(f80FromBig(new(big.Float).SetInt64(int64(int16(x))), 0, 64))
+				f.push(f80FromInt(int64(int16(x))))
 			}
 		case 1, 2, 3:
 			rc := f.rc()
 			if reg == 1 {
 				rc = 3
 			}
-			if c.wr16(a, f.storeInt(rc, 2)) && reg != 2 {
+			if v := f.storeInt(rc, 2); c.x87CanStore(a, 2) && c.wr16(a, v) && reg != 2 {
 				f.pop()
 			}
 		case 5:
 			x, ok := c.rd64(a)
 			if ok {
-				f.push(f80FromBig(new(big.Float).SetInt64(int64(x)), 0, 64))
+				f.push(f80FromInt(int64(x)))
 			}
 		case 7:
-			if c.wr64(a, f.storeInt(f.rc(), 8)) {
+			if v := f.storeInt(f.rc(), 8); c.x87CanStore(a, 8) && c.wr64(a, v) {
 				f.pop()
 			}
 		case 4: // FBLD
 			var b [10]byte
 			if c.rdBytes(a, b[:]) {
-				f.push(f80FromBig(new(big.Float).SetInt64(fromBCD(b)), 0, 64))
+				f.push(f80FromInt(fromBCD(b)))
 			}
 		case 6: // FBSTP
 			b := bcdIndefinite
 			if f.has(0) {
 				v, ok := f.st(0).toIntOK(f.rc(), 8)
 				if n := int64(v); ok && n < maxBCD && n > -maxBCD {
+					f.inexactInt(v, 8)
 					b = toBCD(n)
 					if f.st(0).se&0x8000 != 0 {
 						b[9] = 0x80 // -0 too keeps its sign
@@ -987,7 +1080,7 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 					f.sw |= swIE
 				}
 			}
-			if c.wrBytes(a, b[:]) {
+			if c.x87CanStore(a, 10) && c.wrBytes(a, b[:]) {
 				f.pop()
 			}
 		}
@@ -1049,6 +1142,9 @@ func (f *x87) store(ft *fpFmt) uint64 {
 	v := f.st(0)
 	neg := v.neg()
 	switch {
+	case v.unsupported():
+		f.sw |= swIE
+		return ft.defaultNaN()
 	case v.isNaN():
 		if v.mant&(1<<62) == 0 {
 			f.sw |= swIE
@@ -1064,6 +1160,25 @@ func (f *x87) store(ft *fpFmt) uint64 {
 		e = 1
 	}
 	r, fl := roundFP(neg, new(big.Int).SetUint64(v.mant), e-f80Bias-63, false, ft, f.rc(), false)
+	switch {
+	case fl&exOE != 0 && f.cw&exOE == 0:
+		fl = exOE // unmasked: nothing is stored, so nothing was rounded
+	case fl&exTiny != 0 && f.cw&exUE == 0:
+		fl = exUE
+	case fl&exPE != 0:
+		// C1 says whether the magnitude was rounded up.
+		var back f80
+		if ft == fmt32 {
+			back = f80FromFloat32(math.Float32frombits(uint32(r)))
+		} else {
+			back = f80FromFloat64(math.Float64frombits(r))
+		}
+		back.se &^= 0x8000
+		v.se &^= 0x8000
+		if compare80(back, v) > 0 {
+			f.sw |= swC1
+		}
+	}
 	f.sw |= uint16(fl & 0x3F)
 	return r
 }

@@ -19,6 +19,8 @@ import (
 
 var flagFPAll = flag.Bool("lockstep.fpall", false, "TestFPExceptions: run every operand and control combination")
 
+var flagFPShow = flag.Int("lockstep.fpshow", 200, "TestFPExceptions: how many differences to list")
+
 var (
 	fpDoubles = []uint64{
 		0, 1 << 63, 0x3FF0000000000000, 0xBFF0000000000000, 0x4008000000000000, 0x3FB999999999999A,
@@ -108,17 +110,35 @@ func fpInsns() []fpInsn {
 		{"fists", []byte{0xDF, 0x53, 0x08}}, {"fistl", []byte{0xDB, 0x53, 0x08}},
 		{"fistpll", []byte{0xDF, 0x7B, 0x08}}, {"fisttpl", []byte{0xDB, 0x4B, 0x08}},
 		{"fldl-fstpt", []byte{0xDB, 0x7B, 0x08}},
+		// Arithmetic into a register, the result stored whole with
+		// fstpt 8(%rbx).
+		{"fmul-square", []byte{0xD8, 0xC8, 0xDB, 0x7B, 0x08}},
+		{"fsqrt", []byte{0xD9, 0xFA, 0xDB, 0x7B, 0x08}},
+		{"frndint", []byte{0xD9, 0xFC, 0xDB, 0x7B, 0x08}},
+		{"fdiv-zero", []byte{0xD9, 0xEE, 0xDE, 0xF9, 0xDB, 0x7B, 0x08}},
+		{"fadd-one", []byte{0xD9, 0xE8, 0xDE, 0xC1, 0xDB, 0x7B, 0x08}},
+		{"fscale-self", []byte{0xD9, 0xC0, 0xD9, 0xFD, 0xDB, 0x7B, 0x08}},
+		{"fdiv-three", []byte{0xD9, 0xE8, 0xD9, 0xE8, 0xDE, 0xC1, 0xD8, 0xC1, 0xDE, 0xF9, 0xDB, 0x7B, 0x08}},
+		// Compares.
+		{"fcompp-zero", []byte{0xD9, 0xEE, 0xDE, 0xD9}},
+		{"fucompp-self", []byte{0xD9, 0xC0, 0xDA, 0xE9}},
+		{"fcomi-self", []byte{0xD9, 0xC0, 0xDB, 0xF1}},
+		{"fucomip-zero", []byte{0xD9, 0xEE, 0xDF, 0xE9}},
+		{"ftst", []byte{0xD9, 0xE4}},
 	} {
-		// fldl (%rbx); then the store to 8(%rbx).
-		l = append(l, fpInsn{st.name, append([]byte{0xDD, 0x03}, st.code...), 'x'})
+		// fldl (%rbx); the instructions; fnstsw %ax; fwait, which
+		// raises #MF for an unmasked exception still pending.
+		code := append([]byte{0xDD, 0x03}, st.code...)
+		l = append(l, fpInsn{st.name, append(code, 0xDF, 0xE0, 0x9B), 'x'})
 	}
 	return l
 }
 
-// fcws are x87 control words: precision and rounding, with every
-// exception masked (the interpreter raises no x87 exception), and one
-// with the reserved bit 6 clear.
-var fcws = []uint16{0x37F, 0x77F, 0xB7F, 0xF7F, 0x27F, 0x07F, 0x33F, 0x1B7F}
+// fcws are x87 control words: precision and rounding with every
+// exception masked, one with the reserved bit 6 clear, and then each
+// exception unmasked in turn, and all of them.
+var fcws = []uint16{0x37F, 0x77F, 0xB7F, 0xF7F, 0x27F, 0x07F, 0x33F, 0x1B7F,
+	0x37E, 0x37D, 0x37B, 0x377, 0x36F, 0x35F, 0x340, 0xF40, 0x2D7}
 
 func TestFPExceptions(t *testing.T) {
 	requireKVM(t)
@@ -202,7 +222,7 @@ func TestFPExceptions(t *testing.T) {
 		})
 	}
 	for i, f := range fails {
-		if i == 200 {
+		if i == *flagFPShow {
 			t.Errorf("... and %d more", len(fails)-i)
 			break
 		}
