@@ -127,10 +127,8 @@ func convOperand(a x86asm.Arg, next uint64, addrSize int) (operand, error) {
 		}
 		return operand{}, errUnsupported(fmt.Sprintf("register %v", a))
 	case x86asm.Mem:
-		if a.Segment == x86asm.FS || a.Segment == x86asm.GS {
-			// FS and GS bases are zero on both engines (no WRFSBASE, no
-			// MSR writes from ring 3), so the override changes nothing.
-		}
+		// FS and GS bases are zero on both engines (no WRFSBASE, no MSR
+		// writes from ring 3), so a segment override adds nothing.
 		o := operand{kind: kMem, base: regZero, index: regZero}
 		switch {
 		case a.Base == 0:
@@ -205,12 +203,23 @@ func isREX(b byte) bool { return b&0xF0 == 0x40 }
 // prefix, which decides the segment of a memory operand (0 for none).
 func scanPrefixes(raw []byte, buf *[15]byte) (code []byte, dropped int, seg byte) {
 	n := 0
+	var fsgs byte // the last FS or GS prefix
+	defer func() {
+		// In 64-bit mode an ES, CS or DS prefix after an FS or GS one
+		// leaves FS or GS in force; after SS it cancels SS.
+		if fsgs != 0 && (seg == 0x26 || seg == 0x2E || seg == 0x3E) {
+			seg = fsgs
+		}
+	}()
 	for i := 0; i < len(raw); i++ {
 		b := raw[i]
 		switch {
 		case isLegacyPrefix(b):
 			switch b {
-			case 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65:
+			case 0x64, 0x65:
+				fsgs = b
+				seg = b
+			case 0x26, 0x2E, 0x36, 0x3E:
 				seg = b
 			}
 		case isREX(b):

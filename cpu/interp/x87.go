@@ -530,8 +530,7 @@ func x87Exec(c *CPU, in *inst) {
 				v = f.st(i)
 			}
 			f.push(v)
-		case reg == 1: // FXCH
-			f.setC(false, false, false, false)
+		case reg == 1: // FXCH: C0, C2 and C3 stay
 			for _, k := range [2]int{0, i} {
 				if !f.has(k) {
 					f.put(k, f80Indefinite)
@@ -582,7 +581,15 @@ func x87Exec(c *CPU, in *inst) {
 				f.setC(false, true, sign, false)
 			}
 		case modrm >= 0xE8 && modrm <= 0xEE:
-			f.push(x87Constant(modrm))
+			f.push(x87Constant(modrm, f.rc()))
+		case modrm == 0xF8 || modrm == 0xF5: // FPREM, FPREM1
+			if !f.has2(0, 1) {
+				f.put(0, f80Indefinite)
+				break
+			}
+			f.setST(0, f.remainder(f.st(0), f.st(1), modrm == 0xF5))
+		case modrm == 0xF4: // FXTRACT
+			f.extract()
 		case modrm == 0xF6:
 			f.top = (f.top - 1) & 7
 		case modrm == 0xF7:
@@ -738,6 +745,109 @@ func (f *x87) scale(v, s f80) f80 {
 	return f.result(z, false, 64)
 }
 
+// parts returns |v|, finite and nonzero, as m * 2^e with m's top bit
+// at bit 63 (a denormal is normalised).
+func (v f80) parts() (uint64, int) {
+	e := v.exp()
+	if e == 0 {
+		e = 1
+	}
+	lz := 64 - bitLen(v.mant)
+	return v.mant << lz, e - f80Bias - 63 - lz
+}
+
+// remainder is FPREM's partial remainder of a by b (FPREM1's when
+// nearest: the quotient rounded to nearest, not truncated). When the
+// exponents differ by 64 or more it reduces a's exponent by 32 to 63,
+// a number of the difference's own (32 plus the difference modulo 32),
+// and sets C2 to ask to be run again; otherwise it completes and puts the
+// quotient's low three bits in C0, C3 and C1. The result is exact.
+func (f *x87) remainder(a, b f80, nearest bool) f80 {
+	f.setC(false, false, false, false)
+	if r, done := f.invalidOperands(a, b); done {
+		return r
+	}
+	if a.isInf() || b.isZero() {
+		f.sw |= swIE
+		return f80Indefinite
+	}
+	if a.denormal() || b.denormal() {
+		f.sw |= exDE
+	}
+	if a.isZero() || b.isInf() {
+		return a
+	}
+	ma, ea := a.parts()
+	mb, eb := b.parts()
+	d := ea - eb
+	partial := d >= 64
+	if partial {
+		eb += d - (32 + d%32) // divide by b * 2^(d-n)
+	}
+	// |a| / |b'| as integers over 2^min(ea, eb).
+	lo := min(ea, eb)
+	num := new(big.Int).Lsh(new(big.Int).SetUint64(ma), uint(ea-lo))
+	den := new(big.Int).Lsh(new(big.Int).SetUint64(mb), uint(eb-lo))
+	q, r := new(big.Int).QuoRem(num, den, new(big.Int))
+	neg := a.neg()
+	if nearest && !partial {
+		twice := new(big.Int).Lsh(r, 1)
+		if c := twice.Cmp(den); c > 0 || c == 0 && q.Bit(0) == 1 {
+			q.Add(q, bigOne)
+			r.Sub(den, r)
+			neg = !neg
+		}
+	}
+	if partial {
+		f.sw |= swC2
+	} else {
+		f.setC(q.Bit(1) == 1, false, q.Bit(0) == 1, q.Bit(2) == 1)
+	}
+	if r.Sign() == 0 {
+		return f80{se: a.se & 0x8000}
+	}
+	v, fl, _ := roundF80(neg, r, lo, false, f.rc(), 64, f.cw)
+	f.sw |= uint16(fl & 0x3F)
+	return v
+}
+
+// extract is FXTRACT: ST(0) is replaced by its unbiased exponent and its
+// significand (with exponent 0) pushed above it. Zero's exponent is -inf,
+// a division by zero.
+func (f *x87) extract() {
+	if !f.has(0) {
+		f.put(0, f80Indefinite)
+		f.push(f80Indefinite)
+		return
+	}
+	v := f.st(0)
+	var exp, sig f80
+	switch {
+	case v.unsupported():
+		f.sw |= swIE
+		exp, sig = f80Indefinite, f80Indefinite
+	case v.isNaN():
+		if v.isSNaN() {
+			f.sw |= swIE
+		}
+		exp, sig = v.quiet(), v.quiet()
+	case v.isInf():
+		exp, sig = f80{mant: 1 << 63, se: 0x7FFF}, v
+	case v.isZero():
+		f.sw |= exZE
+		exp, sig = f80{mant: 1 << 63, se: 0xFFFF}, v
+	default:
+		if v.denormal() {
+			f.sw |= exDE
+		}
+		m, e := v.parts()
+		exp = f80FromInt(int64(e + 63))
+		sig = f80{mant: m, se: v.se&0x8000 | f80Bias}
+	}
+	f.setST(0, exp)
+	f.push(sig)
+}
+
 func (f *x87) binop(op int, a, b f80) f80 {
 	switch op {
 	case xSubr:
@@ -808,24 +918,35 @@ func (c *CPU) x87Set(lt, eq, un, pop, eflags bool) {
 }
 
 // x87Constant is the value FLD1, FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2
-// or FLDZ loads: the 64-bit significands of the CPU's constants, rounded
-// to nearest (the control word's directed modes are not applied to them).
-func x87Constant(modrm byte) f80 {
+// or FLDZ loads in rounding mode rc: the constant's first 64 significant
+// bits, plus one unit when the mode rounds it up. None of them is a tie
+// (the bit after the 64th and those after it are never 1 and 0s).
+func x87Constant(modrm byte, rc uint32) f80 {
+	var c struct {
+		mant    uint64 // truncated
+		se      uint16
+		nearest bool // round to nearest goes up
+	}
 	switch modrm {
 	case 0xE8:
 		return f80{mant: 1 << 63, se: f80Bias}
-	case 0xE9: // log2(10)
-		return f80{mant: 0xD49A_784B_CD1B_8AFE, se: f80Bias + 1}
-	case 0xEA: // log2(e)
-		return f80{mant: 0xB8AA_3B29_5C17_F0BC, se: f80Bias}
-	case 0xEB: // pi
-		return f80{mant: 0xC90F_DAA2_2168_C235, se: f80Bias + 1}
-	case 0xEC: // log10(2)
-		return f80{mant: 0x9A20_9A84_FBCF_F799, se: f80Bias - 2}
-	case 0xED: // ln(2)
-		return f80{mant: 0xB172_17F7_D1CF_79AC, se: f80Bias - 1}
+	case 0xEE:
+		return f80{}
+	case 0xE9: // log2(10) = 0xD49A784BCD1B8AFE 492B...
+		c.mant, c.se = 0xD49A_784B_CD1B_8AFE, f80Bias+1
+	case 0xEA: // log2(e) = 0xB8AA3B295C17F0BB BE87...
+		c.mant, c.se, c.nearest = 0xB8AA_3B29_5C17_F0BB, f80Bias, true
+	case 0xEB: // pi = 0xC90FDAA22168C234 C4C6...
+		c.mant, c.se, c.nearest = 0xC90F_DAA2_2168_C234, f80Bias+1, true
+	case 0xEC: // log10(2) = 0x9A209A84FBCFF798 8F89...
+		c.mant, c.se, c.nearest = 0x9A20_9A84_FBCF_F798, f80Bias-2, true
+	case 0xED: // ln(2) = 0xB17217F7D1CF79AB C9E3...
+		c.mant, c.se, c.nearest = 0xB172_17F7_D1CF_79AB, f80Bias-1, true
 	}
-	return f80{}
+	if rc == 0 && c.nearest || rc == 2 {
+		c.mant++ // no carry out: none ends in all ones
+	}
+	return f80{mant: c.mant, se: c.se}
 }
 
 // fcwBits are the control word's bits the CPU keeps: the exception

@@ -454,7 +454,7 @@ func fuzzRunWith(t *testing.T, seed uint64, code []byte, h fuzzHooks) {
 		}
 		mask(o, x, cpus[Tested].Regs(), false)
 		if diffs := compare(o, x); len(diffs) > 0 && x.Exit.Kind == cpu.ExitStep && isProgram(x.Regs.RIP, code) &&
-			(o.Exit.Kind == cpu.ExitStep && isProgram(o.Regs.RIP, code) || o.Exit.Kind == cpu.ExitFault &&
+			(o.Exit.Kind == cpu.ExitStep || o.Exit.Kind == cpu.ExitFault &&
 				(o.Exit.Fault.PC == x.Regs.RIP || o.Exit.Fault.Vector == cpu.VecBreakpoint && o.Exit.Fault.PC == x.Regs.RIP+1)) {
 			// On a PVM host the trap flag's #DB is now and then lost and
 			// KVM's Step runs two instructions (the second may fault,
