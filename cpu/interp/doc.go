@@ -23,8 +23,10 @@
 //   - flow.go: control transfers, the stack, traps (SYSCALL, int $0x80,
 //     int3, ud2), CPUID and RDTSC.
 //   - string.go: MOVS, STOS, LODS, SCAS, CMPS with REP prefixes.
-//   - sse.go, x87.go: SSE/SSE2 and the x87 FPU (80-bit values kept exactly;
-//     arithmetic through math/big at 64-bit precision).
+//   - sse.go, x87.go, x87exc.go: SSE/SSE2 and the x87 FPU (80-bit values
+//     kept exactly, arithmetic through math/big, rounded once at the
+//     control word's precision); the x87's exceptions, masked or not, with
+//     #MF at the next waiting instruction.
 //   - engine.go: Engine, CPU, Run, Step, Interrupt and the FP state in the
 //     XSAVE standard layout.
 //

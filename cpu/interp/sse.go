@@ -112,6 +112,7 @@ var sseOps = map[x86asm.Op]sseInfo{
 	x86asm.LDMXCSR: {opLdmxcsr, 0}, x86asm.STMXCSR: {opStmxcsr, 0},
 	x86asm.FXSAVE: {opFxsave, 0}, x86asm.FXSAVE64: {opFxsave, 0},
 	x86asm.FXRSTOR: {opFxrstor, 0}, x86asm.FXRSTOR64: {opFxrstor, 0},
+	x86asm.MASKMOVDQU: {opMaskmovdqu, 0}, x86asm.CLFLUSH: {opClflush, 0},
 }
 
 func convertSSE(in *inst, x *x86asm.Inst, f sseInfo) error {
@@ -139,6 +140,8 @@ func convertSSE(in *inst, x *x86asm.Inst, f sseInfo) error {
 		in.size = argSize(x, 0)
 	case x86asm.COMISS, x86asm.COMISD:
 		in.imm = 1
+	case x86asm.MASKMOVDQU:
+		in.sub = uint8(x.AddrSize) // RDI, or EDI with a 67 prefix
 	}
 	for i := 0; i < 3; i++ {
 		if k := in.ops[i].kind; k == kReg || k == kRegH {
@@ -1161,6 +1164,31 @@ func opStmxcsr(c *CPU, in *inst) { c.wr32(c.ea(&in.ops[0]), uint64(c.mxcsr)) }
 
 // opFxsave stores the 512-byte FXSAVE area (16-byte aligned, #GP
 // otherwise); bytes 464-511 are left as they were, as the CPU leaves them.
+// opMaskmovdqu is MASKMOVDQU: the bytes of ops[0] whose byte in ops[1]
+// has its top bit set are stored at RDI. The 16 bytes there are checked
+// as one write first, whatever the mask, as the CPU checks them.
+func opMaskmovdqu(c *CPU, in *inst) {
+	src, mask := c.xmm[in.ops[0].reg], c.xmm[in.ops[1].reg]
+	a := c.g[rDI]
+	if in.sub == 32 {
+		a &= 0xFFFF_FFFF
+	}
+	if !c.probeWrite(a, 16) {
+		return
+	}
+	for i := uint64(0); i < 16; i++ {
+		if mask[i/8]>>(8*(i%8)+7)&1 != 0 {
+			c.wr8(a+i, src[i/8]>>(8*(i%8)))
+		}
+	}
+}
+
+// opClflush is CLFLUSH: no cache to flush, but the address is checked as a
+// byte read would check it.
+func opClflush(c *CPU, in *inst) {
+	c.xlate(c.ea(&in.ops[0]), false)
+}
+
 func opFxsave(c *CPU, in *inst) {
 	a := c.ea(&in.ops[0])
 	if a&15 != 0 {
