@@ -915,6 +915,11 @@ func opBt(c *CPU, in *inst) {
 			v, addr, ok = c.getRMW(&o, size)
 		}
 		if !ok {
+			if d.ss && c.nonCanonical && c.exit.Fault.Vector == cpu.VecGeneralProt {
+				// Still the operand's segment, however far the
+				// offset took the address.
+				c.exit.Fault.Vector, c.nonCanonical = cpu.VecStackFault, false
+			}
 			return
 		}
 		d = &o

@@ -298,9 +298,12 @@ const (
 // arith computes a op b (the order already resolved for SUBR/DIVR) at
 // the control word's precision. The exact result is truncated to 320 bits
 // with a sticky bit, which rounds as the exact value would.
-func (f *x87) arith(op int, a, b f80) f80 {
+func (f *x87) arith(op int, a, b f80, den bool) f80 {
 	if r, done := f.operands(a, b); done {
 		return r
+	}
+	if den {
+		f.sw |= exDE
 	}
 	za, zb := specialBig(a), specialBig(b)
 	z := new(big.Float).SetPrec(320).SetMode(big.ToZero)
@@ -475,7 +478,7 @@ func x87Exec(c *CPU, in *inst) {
 				f.put(0, f80Indefinite)
 				return
 			}
-			f.setST(0, f.binop(op, f.st(0), f.st(i)))
+			f.setST(0, f.binop(op, f.st(0), f.st(i), false))
 			return
 		}
 		if !f.has2(0, i) {
@@ -494,7 +497,7 @@ func x87Exec(c *CPU, in *inst) {
 		case xDivr:
 			op = xDiv
 		}
-		f.setST(i, f.binop(op, f.st(i), f.st(0)))
+		f.setST(i, f.binop(op, f.st(i), f.st(0), false))
 	case 0xDE:
 		switch {
 		case reg == xComp && i == 1: // FCOMPP
@@ -517,7 +520,7 @@ func x87Exec(c *CPU, in *inst) {
 			op = xDiv
 		}
 		if f.has2(0, i) {
-			f.setST(i, f.binop(op, f.st(i), f.st(0)))
+			f.setST(i, f.binop(op, f.st(i), f.st(0), false))
 		} else {
 			f.put(i, f80Indefinite)
 		}
@@ -848,14 +851,16 @@ func (f *x87) extract() {
 	f.push(sig)
 }
 
-func (f *x87) binop(op int, a, b f80) f80 {
+// binop is arith for an encoding's operation, SUBR and DIVR swapping
+// the operands; den says b came from a denormal in memory.
+func (f *x87) binop(op int, a, b f80, den bool) f80 {
 	switch op {
 	case xSubr:
-		return f.arith(xSub, b, a)
+		return f.arith(xSub, b, a, den)
 	case xDivr:
-		return f.arith(xDiv, b, a)
+		return f.arith(xDiv, b, a, den)
 	}
-	return f.arith(op, a, b)
+	return f.arith(op, a, b, den)
 }
 
 // x87Compare2 compares ST(i) with ST(j) as x87Compare does; when either
@@ -1029,20 +1034,20 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 	switch esc {
 	case 0xD8, 0xDC, 0xDA, 0xDE:
 		var v f80
-		before := f.sw
+		den := false // a denormal single or double, normal as an f80
 		switch esc {
 		case 0xD8:
 			x, ok := c.rd32(a)
 			if !ok {
 				return
 			}
-			v = f.load(x, fmt32)
+			v, den = memOperand(x, fmt32)
 		case 0xDC:
 			x, ok := c.rd64(a)
 			if !ok {
 				return
 			}
-			v = f.load(x, fmt64)
+			v, den = memOperand(x, fmt64)
 		case 0xDA:
 			x, ok := c.rd32(a)
 			if !ok {
@@ -1059,7 +1064,6 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 		if !f.has(0) {
 			// The stack underflow is the one exception: the operand's
 			// own (a denormal, a signalling NaN) is not raised.
-			f.sw = before
 			f.underflow()
 			if reg == xCom || reg == xComp {
 				c.x87Unordered(reg == xComp, false)
@@ -1068,11 +1072,15 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 			}
 			return
 		}
+		st := f.st(0)
 		if reg == xCom || reg == xComp {
-			c.x87Compare(f.st(0), v, reg == xComp, false, true)
+			c.x87Compare(st, v, reg == xComp, false, true)
+			if den && !st.isNaN() && !st.unsupported() {
+				f.sw |= exDE
+			}
 			return
 		}
-		f.setST(0, f.binop(reg, f.st(0), v))
+		f.setST(0, f.binop(reg, st, v, den))
 	case 0xD9:
 		switch reg {
 		case 0:
@@ -1238,6 +1246,26 @@ func fromBCD(b [10]byte) int64 {
 		n = -n
 	}
 	return n
+}
+
+// memOperand converts a single or double arithmetic operand exactly,
+// keeping a signalling NaN signalling, for arith to raise IE on it; den
+// reports a denormal, which is normal as an f80.
+func memOperand(v uint64, ft *fpFmt) (f80, bool) {
+	snan := ft.isSNaN(v)
+	if snan {
+		v |= ft.quietBit()
+	}
+	var r f80
+	if ft == fmt32 {
+		r = f80FromFloat32(math.Float32frombits(uint32(v)))
+	} else {
+		r = f80FromFloat64(math.Float64frombits(v))
+	}
+	if snan {
+		r.mant &^= 1 << 62
+	}
+	return r, ft.isDenorm(v)
 }
 
 // load converts a single or double memory operand exactly: an SNaN is an

@@ -157,7 +157,7 @@ func unadvertised(code []byte) bool {
 		}
 	}
 	i := 0
-	for i < len(code) && (code[i] == 0x66 || code[i] == 0xF2 || code[i] == 0xF3 || code[i]&0xF0 == 0x40 ||
+	for i < len(code) && (code[i] == 0x66 || code[i] == 0x67 || code[i] == 0xF2 || code[i] == 0xF3 || code[i]&0xF0 == 0x40 ||
 		code[i] == 0x2E || code[i] == 0x3E || code[i] == 0x26 || code[i] == 0x36 || code[i] == 0x64 || code[i] == 0x65 || code[i] == 0xF0) {
 		i++
 	}
@@ -174,8 +174,10 @@ func unadvertised(code []byte) bool {
 			// SSE3 horizontal ops; rdrand/rdseed; fences, xsave;
 			// prefetchw; popcnt with no 66 is ok but jmpe is not.
 			return true
-		case 0xD0, 0xF0, 0x12, 0x16:
+		case 0xF0, 0x12, 0x16:
 			return code[0] == 0xF2 || code[0] == 0xF3 // SSE3
+		case 0xD0:
+			return code[0] == 0x66 || code[0] == 0xF2 // SSE3's ADDSUBPD, ADDSUBPS
 		case 0x2B:
 			return code[0] == 0xF2 || code[0] == 0xF3 // SSE4a's MOVNTSD and MOVNTSS
 		case 0xBC, 0xBD:
@@ -575,6 +577,37 @@ func harvest(t testing.TB) [][]byte {
 	return out
 }
 
+// zoo lists an encoding of each straight-line instruction reachable from a
+// one-byte or 0F-escaped opcode, with a register ModRM and with a memory
+// one, under no prefix, each of 66, F2 and F3 (which select SSE forms),
+// and REX.W: the instructions a program may use that the test images do
+// not, for the fuzzer to start from. Extensions CPUID does not offer are
+// left out.
+func zoo() [][]byte {
+	seen := map[string]bool{}
+	var out [][]byte
+	tail := []byte{0x07, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0} // small immediates
+	for _, pfx := range [][]byte{nil, {0x66}, {0xF2}, {0xF3}, {0x48}} {
+		for _, esc := range [][]byte{nil, {0x0F}} {
+			for op := range 256 {
+				for _, modrm := range [][]byte{{0xC1}, {0xD3}, {0x03}, {0x44, 0x24, 0x08}} {
+					b := append(append(append(append([]byte{}, pfx...), esc...), byte(op)), modrm...)
+					b = append(b, tail...)
+					inst, err := x86asm.Decode(b, 64)
+					if err != nil || inst.Op == 0 || !straightLine(inst) || unadvertised(b[:inst.Len]) {
+						continue
+					}
+					if k := string(b[:inst.Len]); !seen[k] {
+						seen[k] = true
+						out = append(out, b[:inst.Len])
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
 // straightLine reports whether inst continues at the next instruction and
 // touches no state outside the compared registers and memory.
 func straightLine(inst x86asm.Inst) bool {
@@ -609,6 +642,15 @@ func FuzzLockstep(f *testing.F) {
 		var code []byte
 		for n := 2 + rng.IntN(10); n > 0; n-- {
 			code = append(code, corpus[rng.IntN(len(corpus))]...)
+		}
+		f.Add(rng.Uint64(), code)
+	}
+	// And every opcode the images may lack, a few to a sequence.
+	extra := zoo()
+	for i := 0; i < len(extra); i += 4 {
+		var code []byte
+		for _, e := range extra[i:min(i+4, len(extra))] {
+			code = append(code, e...)
 		}
 		f.Add(rng.Uint64(), code)
 	}
