@@ -305,7 +305,7 @@ func tooLong(raw []byte) bool {
 // x86asm does not decode, in a copy in buf: F6 /1 and F7 /1 are TEST r/m,
 // imm (F6 /0, F7 /0), /6 of the shift groups (C0, C1, D0-D3) is SHL (/4),
 // the hint space 0F 18-0F 1F beyond the prefetches is the NOP 0F 1F /0,
-// and the x87 register aliases (x87Alias). Other code comes back as it is.
+// F3 REX.B 90 is XCHG, not PAUSE, and the x87 register aliases (x87Alias). Other code comes back as it is.
 func testAlias(code []byte, buf *[15]byte) []byte {
 	i := 0
 	for i < len(code) && isLegacyPrefix(code[i]) {
@@ -313,6 +313,18 @@ func testAlias(code []byte, buf *[15]byte) []byte {
 	}
 	if i < len(code) && isREX(code[i]) {
 		i++
+	}
+	if i < len(code) && code[i] == 0x90 && i > 0 && isREX(code[i-1]) && code[i-1]&1 != 0 {
+		// REX.B 90 is XCHG with R8, which an F3 prefix leaves as it is
+		// (x86asm takes it for PAUSE): the F3s become DS prefixes,
+		// ignored in 64-bit mode.
+		n := copy(buf[:], code)
+		for k := 0; k < i-1; k++ {
+			if buf[k] == 0xF3 {
+				buf[k] = 0x3E
+			}
+		}
+		return buf[:n]
 	}
 	if i+1 >= len(code) {
 		return code

@@ -111,8 +111,8 @@
 // address, which kills the program with SIGILL; nothing is silently
 // skipped. CPUID advertises exactly what is implemented (cpu.CPUID). Not
 // implemented, beyond what CPUID leaves out: the x87's transcendental
-// instructions (FSIN, FCOS, FSINCOS, FPTAN, FPATAN, F2XM1, FYL2X, FYL2XP1),
-// its environment save and restore (FNSTENV, FLDENV, FNSAVE, FRSTOR), and
+// instructions (FSIN, FCOS, FSINCOS, FPTAN, FPATAN, F2XM1, FYL2X, FYL2XP1,
+// whose last bits differ between CPU makers and models), and
 // the segment and descriptor instructions (far transfers, loads and
 // stores of segment registers, STR, SLDT, SGDT, SIDT, SMSW, LAR, LSL,
 // VERR, VERW), ENTER and LEAVE with a 16-bit operand size, string

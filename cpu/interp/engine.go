@@ -513,10 +513,12 @@ func (c *CPU) fxsave(b []byte) {
 	}
 	b[xsFTW] = ftw
 	b[5] = 0
-	le.PutUint16(b[xsFOP:], 0)
-	for i := 8; i < 24; i++ {
-		b[i] = 0
-	}
+	// The last instruction's pointers in the 64-bit layout (see
+	// x87env.go for when they are stored).
+	ip, dp, op := c.fpu.pointers()
+	le.PutUint16(b[xsFOP:], op)
+	le.PutUint64(b[8:], ip)
+	le.PutUint64(b[16:], dp)
 	le.PutUint32(b[xsMXCSR:], c.mxcsr)
 	le.PutUint32(b[xsMXCSRMsk:], mxcsrMask)
 	for i := 0; i < 8; i++ {
@@ -542,6 +544,7 @@ func (c *CPU) fxrstor(b []byte) {
 	c.fpu.top = uint8(sw>>11) & 7
 	c.fpu.sw = sw &^ (7 << 11)
 	ftw := b[xsFTW]
+	c.fpu.ip, c.fpu.dp, c.fpu.op = le.Uint64(b[8:]), le.Uint64(b[16:]), le.Uint16(b[xsFOP:])&0x7FF
 	c.mxcsr = le.Uint32(b[xsMXCSR:]) & mxcsrMask
 	var tags uint8
 	for i := 0; i < 8; i++ {

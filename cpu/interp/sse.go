@@ -1,6 +1,7 @@
 package interp
 
 import (
+	"encoding/binary"
 	"math"
 	"math/big"
 
@@ -110,8 +111,8 @@ var sseOps = map[x86asm.Op]sseInfo{
 	x86asm.CVTPS2PD: {opCvtPacked, 6}, x86asm.CVTPD2PS: {opCvtPacked, 7},
 
 	x86asm.LDMXCSR: {opLdmxcsr, 0}, x86asm.STMXCSR: {opStmxcsr, 0},
-	x86asm.FXSAVE: {opFxsave, 0}, x86asm.FXSAVE64: {opFxsave, 0},
-	x86asm.FXRSTOR: {opFxrstor, 0}, x86asm.FXRSTOR64: {opFxrstor, 0},
+	x86asm.FXSAVE: {opFxsave, 0}, x86asm.FXSAVE64: {opFxsave, 64},
+	x86asm.FXRSTOR: {opFxrstor, 0}, x86asm.FXRSTOR64: {opFxrstor, 64},
 	x86asm.MASKMOVDQU: {opMaskmovdqu, 0}, x86asm.CLFLUSH: {opClflush, 0},
 }
 
@@ -1200,6 +1201,13 @@ func opFxsave(c *CPU, in *inst) {
 		return
 	}
 	c.fxsave(b[:])
+	if in.sub != 64 {
+		// The 32-bit layout: offsets and selectors (0).
+		ip, dp := le64(b[8:]), le64(b[16:])
+		clear(b[8:24])
+		binary.LittleEndian.PutUint32(b[8:], uint32(ip))
+		binary.LittleEndian.PutUint32(b[16:], uint32(dp))
+	}
 	c.wrBytesN(a, b[:464])
 }
 
@@ -1218,6 +1226,9 @@ func opFxrstor(c *CPU, in *inst) {
 		return
 	}
 	c.fxrstor(b[:])
+	if in.sub != 64 {
+		c.fpu.ip, c.fpu.dp = c.fpu.ip&0xFFFF_FFFF, c.fpu.dp&0xFFFF_FFFF
+	}
 }
 
 // rdBytesN and wrBytesN move buffers of any length, page by page; a

@@ -30,6 +30,10 @@ type x87 struct {
 	tags uint8 // bit i set: physical register i holds a value
 	cw   uint16
 	sw   uint16 // status word without TOP
+	// The last non-control instruction: its address, its opcode's low
+	// 11 bits and its memory operand's address (x87env.go).
+	ip, dp uint64
+	op     uint16
 }
 
 func (f *x87) st(i int) f80       { return f.regs[(int(f.top)+i)&7] }
@@ -451,6 +455,9 @@ func convertX87(in *inst, x *x86asm.Inst, raw []byte) error {
 	}
 	if x.Op == x86asm.FWAIT {
 		in.fn = opNop
+	}
+	if x.DataSize == 16 {
+		in.sub = 16 // the 16-bit environment format
 	}
 	return nil
 }
@@ -1103,7 +1110,11 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 			}
 		case 7: // FNSTCW
 			c.wr16(a, uint64(f.cw))
-		default: // FLDENV, FNSTENV
+		case 4: // FLDENV
+			c.x87LoadEnv(a, in.sub == 16, false)
+		case 6: // FNSTENV
+			c.x87StoreEnv(a, in.sub == 16, false)
+		default:
 			c.fault(cpu.VecInvalidOp, 0, 0)
 		}
 	case 0xDB:
@@ -1163,7 +1174,11 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 			}
 		case 7: // FNSTSW m16
 			c.wr16(a, uint64(f.statusWord()))
-		default: // FRSTOR, FNSAVE
+		case 4: // FRSTOR
+			c.x87LoadEnv(a, in.sub == 16, true)
+		case 6: // FNSAVE
+			c.x87StoreEnv(a, in.sub == 16, true)
+		default:
 			c.fault(cpu.VecInvalidOp, 0, 0)
 		}
 	case 0xDF:

@@ -100,25 +100,33 @@ func x87KeepsC1(esc, modrm byte) bool {
 // masked responses, then the unmasked responses undone where they differ.
 func opX87(c *CPU, in *inst) {
 	f := &c.fpu
-	if f.pending() && !x87NoWait(in.x87op[0], in.x87op[1]) {
+	esc, modrm := in.x87op[0], in.x87op[1]
+	if f.pending() && !x87NoWait(esc, modrm) {
 		c.fault(cpu.VecX87, 0, 0)
 		return
 	}
-	if !x87KeepsC1(in.x87op[0], in.x87op[1]) {
+	if !x87KeepsC1(esc, modrm) {
 		f.sw &^= swC1 // set again for a result rounded up or a stack overflow
 	}
+	faulted := c.stop&stopFault != 0
 	if f.cw&0x3F == 0x3F {
 		x87Exec(c, in) // every exception masked: the common case
-		return
+	} else {
+		saved := *f
+		x87Exec(c, in)
+		pre := uint16(exIE | exDE | exZE)
+		if (esc == 0xD9 || esc == 0xDD) && modrm < 0xC0 && modrm>>3&7 == 0 {
+			pre = exIE // FLD of a denormal single or double loads it all the same
+		}
+		if f.unmasked(pre) != 0 {
+			f.regs, f.tags, f.top = saved.regs, saved.tags, saved.top
+		}
 	}
-	saved := *f
-	x87Exec(c, in)
-	pre := uint16(exIE | exDE | exZE)
-	if esc, modrm := in.x87op[0], in.x87op[1]; (esc == 0xD9 || esc == 0xDD) && modrm < 0xC0 && modrm>>3&7 == 0 {
-		pre = exIE // FLD of a denormal single or double loads it all the same
-	}
-	if f.unmasked(pre) != 0 {
-		f.regs, f.tags, f.top = saved.regs, saved.tags, saved.top
+	if !x87Control(esc, modrm) && (faulted || c.stop&stopFault == 0) {
+		f.ip, f.op, f.dp = in.pc, uint16(esc&7)<<8|uint16(modrm), 0
+		if modrm < 0xC0 {
+			f.dp = c.ea(&in.ops[0])
+		}
 	}
 }
 

@@ -291,7 +291,7 @@ func notImplemented(code []byte) bool {
 	case x86asm.RCPPS, x86asm.RCPSS, x86asm.RSQRTPS, x86asm.RSQRTSS:
 		return true
 	case x86asm.FSIN, x86asm.FCOS, x86asm.FSINCOS, x86asm.FPTAN, x86asm.FPATAN, x86asm.F2XM1,
-		x86asm.FYL2X, x86asm.FYL2XP1, x86asm.FNSTENV, x86asm.FLDENV, x86asm.FNSAVE, x86asm.FRSTOR:
+		x86asm.FYL2X, x86asm.FYL2XP1:
 		return true
 	}
 	return false
