@@ -719,6 +719,9 @@ func (f *x87) roundInt(v f80) f80 {
 	}
 	if r != v {
 		f.sw |= exPE
+		if roundedUp(r, v) {
+			f.sw |= swC1
+		}
 	}
 	return r
 }
@@ -998,11 +1001,17 @@ func (f *x87) inexactInt(v uint64, size uint8) {
 		return
 	}
 	f.sw |= exPE
-	r.se &^= 0x8000
-	x.se &^= 0x8000
-	if compare80(r, x) > 0 {
+	if roundedUp(r, x) {
 		f.sw |= swC1
 	}
+}
+
+// roundedUp reports whether r, v rounded, is larger in magnitude than v:
+// C1 after an inexact result.
+func roundedUp(r, v f80) bool {
+	r.se &^= 0x8000
+	v.se &^= 0x8000
+	return compare80(r, v) > 0
 }
 
 // opFwait is FWAIT: #MF when an unmasked x87 exception is pending (an
@@ -1337,9 +1346,7 @@ func (f *x87) store(ft *fpFmt) uint64 {
 		} else {
 			back = f80FromFloat64(math.Float64frombits(r))
 		}
-		back.se &^= 0x8000
-		v.se &^= 0x8000
-		if compare80(back, v) > 0 {
+		if roundedUp(back, v) {
 			f.sw |= swC1
 		}
 	}
