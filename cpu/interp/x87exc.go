@@ -109,8 +109,12 @@ func opX87(c *CPU, in *inst) {
 		f.sw &^= swC1 // set again for a result rounded up or a stack overflow
 	}
 	faulted := c.stop&stopFault != 0
-	if f.cw&0x3F == 0x3F {
-		x87Exec(c, in) // every exception masked: the common case
+	control := x87Control(esc, modrm)
+	if f.cw&0x3F == 0x3F || control {
+		// Every exception masked, the common case; or a control
+		// instruction, which raises none (FLDENV and FRSTOR may load
+		// flags the control word they load unmasks).
+		x87Exec(c, in)
 	} else {
 		saved := *f
 		x87Exec(c, in)
@@ -122,7 +126,7 @@ func opX87(c *CPU, in *inst) {
 			f.regs, f.tags, f.top = saved.regs, saved.tags, saved.top
 		}
 	}
-	if !x87Control(esc, modrm) && (faulted || c.stop&stopFault == 0) {
+	if !control && (faulted || c.stop&stopFault == 0) {
 		f.ip, f.op, f.dp = in.pc, uint16(esc&7)<<8|uint16(modrm), 0
 		if modrm < 0xC0 {
 			f.dp = c.ea(&in.ops[0])
