@@ -4,8 +4,10 @@ GO ?= go
 
 all: bin/aurora-vm images examples
 
+# urfave_cli_no_docs leaves out the CLI's man-page and markdown generators,
+# which the command does not use and whose initialisation every start pays.
 bin/aurora-vm: $(shell find . -name '*.go' -not -path './guest/build/*') go.mod go.sum
-	$(GO) build -o $@ ./cmd/aurora-vm
+	$(GO) build -tags urfave_cli_no_docs -o $@ ./cmd/aurora-vm
 
 images:
 	$(MAKE) -s -C testimages

@@ -48,7 +48,7 @@ func TestMain(m *testing.M) {
 	}
 	vmBinary = filepath.Join(dir, "aurora-vm")
 	steps := [][]string{
-		{"go", "build", "-o", vmBinary, "../cmd/aurora-vm"},
+		{"go", "build", "-tags", "urfave_cli_no_docs", "-o", vmBinary, "../cmd/aurora-vm"},
 		{"make", "-s"},
 	}
 	for _, s := range steps {
