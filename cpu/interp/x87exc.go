@@ -26,12 +26,11 @@ import (
 
 // Status-word bits beyond the exception flags.
 const (
-	swES  = 1 << 7  // an unmasked exception is pending
-	swC0  = 1 << 8  // condition codes
-	swC2  = 1 << 10 //
-	swC3  = 1 << 14 //
-	swB   = 1 << 15 // busy, a copy of ES
-	swCCs = swC0 | swC1 | swC2 | swC3
+	swES = 1 << 7  // an unmasked exception is pending
+	swC0 = 1 << 8  // condition codes
+	swC2 = 1 << 10 //
+	swC3 = 1 << 14 //
+	swB  = 1 << 15 // busy, a copy of ES
 )
 
 // x87Rebias is the bias an unmasked overflow or underflow applies to a
