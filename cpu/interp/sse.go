@@ -143,6 +143,15 @@ func convertSSE(in *inst, x *x86asm.Inst, f sseInfo) error {
 		in.imm = 1
 	case x86asm.MASKMOVDQU:
 		in.sub = uint8(x.AddrSize) // RDI, or EDI with a 67 prefix
+	case x86asm.CLFLUSH:
+		for _, p := range x.Prefix {
+			switch p &^ (x86asm.PrefixImplicit | x86asm.PrefixIgnored) {
+			case x86asm.PrefixREP, x86asm.PrefixREPN, x86asm.PrefixDataSize:
+				// F2 and F3 make other instructions of 0F AE /7 or
+				// none; 66 makes CLFLUSHOPT, which CPUID does not offer.
+				return errUnsupported("prefixed CLFLUSH")
+			}
+		}
 	}
 	for i := 0; i < 3; i++ {
 		if k := in.ops[i].kind; k == kReg || k == kRegH {
