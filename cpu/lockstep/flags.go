@@ -79,6 +79,8 @@ func undefinedFlags(inst x86asm.Inst, cl uint8) uint64 {
 			return flagsArith
 		}
 		return flagAF | flagOF
+	case x86asm.LZCNT, x86asm.TZCNT:
+		return flagOF | flagSF | flagAF | flagPF
 	case x86asm.BSF, x86asm.BSR:
 		if hasPrefix(inst, x86asm.PrefixREP) {
 			return flagOF | flagSF | flagAF | flagPF

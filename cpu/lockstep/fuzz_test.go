@@ -651,9 +651,9 @@ func harvest(t testing.TB) [][]byte {
 }
 
 // zoo lists an encoding of each straight-line instruction reachable from a
-// one-byte or 0F-escaped opcode, with a register ModRM and with a memory
-// one, under no prefix, each of 66, F2 and F3 (which select SSE forms),
-// and REX.W: the instructions a program may use that the test images do
+// one-byte or 0F-escaped opcode, with every ModRM reg field and a register
+// or a memory operand, under no prefix, each of 66, F2 and F3 (which
+// select SSE forms), and REX.W: the instructions a program may use that the test images do
 // not, for the fuzzer to start from. Extensions CPUID does not offer are
 // left out.
 func zoo() [][]byte {
@@ -663,7 +663,17 @@ func zoo() [][]byte {
 	for _, pfx := range [][]byte{nil, {0x66}, {0xF2}, {0xF3}, {0x48}} {
 		for _, esc := range [][]byte{nil, {0x0F}} {
 			for op := range 256 {
-				for _, modrm := range [][]byte{{0xC1}, {0xD3}, {0x03}, {0x44, 0x24, 0x08}} {
+				for m := range 18 {
+					// Each ModRM reg field (an opcode extension in the
+					// groups), with a register and with [rbx]; and an
+					// [rsp+8] operand.
+					modrm := []byte{0xC1 | byte(m%8)<<3}
+					switch {
+					case m >= 16:
+						modrm = []byte{0x44 | byte(m%2)<<4, 0x24, 0x08}
+					case m >= 8:
+						modrm = []byte{0x03 | byte(m%8)<<3}
+					}
 					b := append(append(append(append([]byte{}, pfx...), esc...), byte(op)), modrm...)
 					b = append(b, tail...)
 					inst, err := x86asm.Decode(b, 64)
