@@ -1102,7 +1102,7 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 		case 0:
 			x, ok := c.rd32(a)
 			if ok {
-				f.push(f.load(x, fmt32))
+				f.pushLoad(x, fmt32)
 			}
 		case 2, 3:
 			v := uint64(indefinite32)
@@ -1167,7 +1167,7 @@ func (c *CPU) x87MemOp(in *inst, esc byte, reg int) {
 		case 0:
 			x, ok := c.rd64(a)
 			if ok {
-				f.push(f.load(x, fmt64))
+				f.pushLoad(x, fmt64)
 			}
 		case 1:
 			if v := f.storeInt(3, 8); c.x87CanStore(a, 8) && c.wr64(a, v) {
@@ -1270,6 +1270,17 @@ func fromBCD(b [10]byte) int64 {
 		n = -n
 	}
 	return n
+}
+
+// pushLoad is FLD of a single or double: on a stack overflow that is the
+// one exception, the operand's own (a denormal, a signalling NaN) are not
+// raised.
+func (f *x87) pushLoad(x uint64, ft *fpFmt) {
+	if f.tags&(1<<((f.top-1)&7)) != 0 {
+		f.push(f80Indefinite) // overflows
+		return
+	}
+	f.push(f.load(x, ft))
 }
 
 // memOperand converts a single or double arithmetic operand exactly,
