@@ -562,6 +562,12 @@ func fuzzRunWith(t *testing.T, seed uint64, code []byte, h fuzzHooks) {
 					mask(o, y, cpus[Tested].Regs(), false)
 					if len(compare(o, y)) == 0 {
 						x, st[Tested] = y, y
+					} else if y.Exit.Kind == cpu.ExitFault && y.Exit.Fault.Vector == cpu.VecDebug &&
+						o.Exit.Kind == cpu.ExitStep && o.Regs.RIP == y.Regs.RIP && bytes.HasPrefix(readInsn(r.side[Tested].as, x.Regs.RIP), []byte{0xF1}) {
+						// The second instruction was ICEBP, whose #DB
+						// KVM's Step took for its own single-step trap.
+						t.Logf("not compared: 0x%x: KVM's Step ran on to ICEBP and took its #DB for its own trap", x.Regs.RIP)
+						return
 					}
 				}
 			}
