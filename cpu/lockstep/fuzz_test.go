@@ -572,6 +572,12 @@ func fuzzRunWith(t *testing.T, seed uint64, code []byte, h fuzzHooks) {
 				}
 			}
 		}
+		if diffs := compare(o, x); len(diffs) > 0 && (o.Regs.RFLAGS|x.Regs.RFLAGS)&0x100 != 0 {
+			// The program set the trap flag (POPF) while KVM's Step
+			// uses it too: the two traps mix (see above).
+			t.Logf("not compared: 0x%x: % x (%s): the program's trap flag under KVM's single-step", pc, insn, Disassemble(insn, pc))
+			return
+		}
 		if diffs := compare(o, x); len(diffs) > 0 {
 			if why := knownIssue(o, x, diffs); why != "" && *flagSkipKnown {
 				t.Logf("not compared: known difference: %s", why)
