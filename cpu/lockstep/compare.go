@@ -72,6 +72,9 @@ func compare(o, t *State) []Diff {
 			add("exit", a, b)
 		}
 	}
+	if o.Created != t.Created {
+		add("threads made", fmt.Sprint(o.Created), fmt.Sprint(t.Created))
+	}
 	og, tg := gprs(&o.Regs), gprs(&t.Regs)
 	for i := range og {
 		if og[i] != tg[i] {
@@ -134,9 +137,11 @@ func flagString(f uint64) string {
 	return b.String()
 }
 
-// Divergence is the first difference between the two threads.
+// Divergence is the first difference between the two sides of a thread.
 type Divergence struct {
-	Names          [2]string
+	Names [2]string
+	// Thread names the thread and how it was made (see ThreadStats).
+	Thread         string
 	Oracle, Tested *State
 	Diffs          []Diff
 	// Before is the oracle's state at the last trap before the
@@ -156,8 +161,14 @@ func Disassemble(code []byte, pc uint64) string {
 func (d *Divergence) String() string {
 	var b strings.Builder
 	o, t := d.Oracle, d.Tested
-	fmt.Fprintf(&b, "%s and %s diverge at %s %d (trap %d)\n", d.Names[Oracle], d.Names[Tested], o.Phase, o.Step, o.Trap)
+	fmt.Fprintf(&b, "%s and %s diverge", d.Names[Oracle], d.Names[Tested])
+	if d.Thread != "" {
+		fmt.Fprintf(&b, " in thread %s", d.Thread)
+	}
+	fmt.Fprintf(&b, " at %s %d (trap %d)\n", o.Phase, o.Step, o.Trap)
 	switch o.Phase {
+	case phaseStart:
+		fmt.Fprintf(&b, "  where the thread starts: the kernels made it with different registers\n")
 	case phaseStep:
 		n := len(o.Insn)
 		if inst, err := x86asm.Decode(o.Insn, 64); err == nil {
@@ -179,10 +190,15 @@ func (d *Divergence) String() string {
 	for _, x := range d.Diffs {
 		fmt.Fprintf(&b, "  %-8s %-40s %s\n", x.Field, x.Oracle, x.Tested)
 	}
-	fmt.Fprintf(&b, "  %s registers (%s):\n", d.Names[Oracle], describeExit(o.Exit))
-	writeRegs(&b, o)
-	fmt.Fprintf(&b, "  %s registers (%s):\n", d.Names[Tested], describeExit(t.Exit))
-	writeRegs(&b, t)
+	for side, s := range []*State{o, t} {
+		fmt.Fprintf(&b, "  %s registers", d.Names[side])
+		if s.Phase == phaseStep || s.Phase == phaseTrap {
+			// Other phases have no exit.
+			fmt.Fprintf(&b, " (%s)", describeExit(s.Exit))
+		}
+		b.WriteString(":\n")
+		writeRegs(&b, s)
+	}
 	if len(o.Recent) > 0 {
 		fmt.Fprintf(&b, "  instructions stepped before it:")
 		for _, pc := range o.Recent {

@@ -121,10 +121,11 @@ func classify(insn []byte, regs *cpu.Regs) (undefined uint64, counter bool) {
 }
 
 // mask makes the tested side's state t agree with the oracle's o where
-// they may legitimately differ: in t and, when own is not nil (the tested
-// side's own thread), in own too. volatileTrap says the trap being resumed
-// from was a syscall whose result depends on when it ran. It reports
-// whether it changed anything.
+// they may legitimately differ (flags left undefined, the time-stamp
+// counter, a volatile syscall's result): in t and, when own is not nil
+// (the tested side's own thread), in own too. volatileTrap says the trap
+// being resumed from was a syscall whose result depends on when it ran.
+// It reports whether it changed anything.
 func mask(o, t *State, own *cpu.Regs, volatileTrap bool) bool {
 	var changed bool
 	adopt := func(field func(*cpu.Regs) *uint64, v uint64) {
@@ -151,6 +152,18 @@ func mask(o, t *State, own *cpu.Regs, volatileTrap bool) bool {
 			if o.Regs.RCX>>32 == 0 && t.Regs.RCX>>32 == 0 {
 				adopt(rcx, o.Regs.RCX) // RDTSCP's TSC_AUX
 			}
+		}
+	case phaseTrap:
+		// The thread ran freely to the trap: the instruction that last
+		// wrote the arithmetic flags ran unobserved and may have left
+		// them undefined (a shift before a copy-on-write fault, say),
+		// so they are not compared here; stepped instructions check
+		// them. SYSCALL saved them in R11 as well.
+		arith := func(v, from uint64) uint64 { return v&^flagsArith | from&flagsArith }
+		adopt(rflags, arith(t.Regs.RFLAGS, o.Regs.RFLAGS))
+		if o.Exit.Kind == cpu.ExitSyscall && t.Exit.Kind == cpu.ExitSyscall {
+			r11 := func(r *cpu.Regs) *uint64 { return &r.R11 }
+			adopt(r11, arith(t.Regs.R11, o.Regs.R11))
 		}
 	case phaseResume:
 		if volatileTrap {

@@ -3,22 +3,23 @@
 // interpreter.
 //
 // A Pair joins two kernels, one per engine, each on its own guest memory:
-// Wrap gives each kernel an engine whose first CPU (the first process's
-// thread) executes through cpu.Stepper.Step, and meets the other side's CPU
-// after every instruction to compare RIP, the general registers, the
-// arithmetic flags and DF, XMM0-15, MXCSR and the x87 registers in use.
-// Each kernel serves its own engine's syscalls and faults, and the state it
-// resumes the thread with is compared as well, so a syscall that gives a
-// different result on the two machines is caught where it returns. The first
-// difference stops both threads (their Run fails, which kills the process)
-// and is kept as a Divergence: the instruction's address, bytes and
+// Wrap gives each kernel an engine whose compared CPUs execute through
+// cpu.Stepper.Step, and meet the other side's CPU after every instruction
+// to compare RIP, the general registers, the arithmetic flags and DF,
+// XMM0-15, MXCSR and the x87 registers in use. Each kernel serves its own
+// engine's syscalls and faults, and the state it resumes the thread with
+// is compared as well, so a syscall that gives a different result on the
+// two machines is caught where it returns. The first difference stops
+// every compared thread (their Run fails, which kills the process) and is
+// kept as a Divergence: the thread, the instruction's address, bytes and
 // disassembly, and both register files.
 //
 // Stepping costs a trap per instruction on KVM (about 50 us on PVM hosts,
-// see cpu/kvm/step.go), so Options bound it: Steps instructions in all,
-// Window at most after each trap. Between windows both engines run freely
-// to the next trap, and the full state is compared at every trap, so a
-// whole program is always checked at trap granularity.
+// see cpu/kvm/step.go), so Options bound it, for each thread: Steps
+// instructions in all, Window at most after each trap. Between windows
+// both engines run freely to the next trap, and the full state is
+// compared at every trap, so a whole program is always checked at trap
+// granularity.
 //
 // On PVM hosts the KVM engine's Step now and then runs two instructions
 // (the trap flag's #DB is lost); where the oracle's step is ahead of the
@@ -28,14 +29,43 @@
 // What may legitimately differ is masked and then copied from the oracle
 // (side 0) to the interpreter (side 1), so the two threads go on from the
 // same state: arithmetic flags that the architecture leaves undefined after
-// the instruction (flags.go), the counter RDTSC and RDTSCP read, and the
-// results of syscalls that report the time (Options.Volatile).
+// the instruction (flags.go), the arithmetic flags at a trap reached by
+// running freely (the instruction that last wrote them ran unobserved, and
+// may have left them undefined: a shift before a copy-on-write fault), the
+// counter RDTSC and RDTSCP read, and the results of syscalls that report
+// the time (Options.Volatile).
 //
-// Only the first process is compared; processes it forks run normally on
-// each kernel. Events that arrive asynchronously (a signal from another
-// process) are delivered only once both threads have one pending, at the
-// same instruction; one that stops a freely running thread ends the
-// comparison (Detached), since the two threads stop at different places.
+// # Threads
+//
+// Every thread whose existence and starting state follow from compared
+// execution is compared: the first process's, the new image a compared
+// thread's execve starts (the kernel moves the process to a new CPU on a
+// new address space, and closes the old CPU, which ends its thread), and
+// the child a compared thread forks while no other process exists on
+// either kernel. A CPU made while a compared thread is inside such a trap
+// is paired with the one the other kernel makes at the same point: by the
+// creating thread, the trap, and the order within the trap (threads.go
+// says how the creator is told), never by a count that threads running
+// freely could disturb. Every other CPU, made by a thread already
+// detached or by one not compared, runs as it would unwrapped.
+//
+// Each compared thread is compared on its own, with the same rules and its
+// own budget of Steps and Window: its whole state where it starts, each
+// instruction stepped, each trap and how the kernel resumes it, and where
+// its CPU is closed. The comparison of one thread may end (Detached)
+// while the others go on; a divergence in any thread stops them all, and
+// the first one found is the one kept. Threads reports each thread, Stats
+// adds them up.
+//
+// Events that arrive asynchronously (a signal from another process) are
+// delivered only once both sides of a thread have one pending, at the
+// same instruction; one that stops a freely running thread ends that
+// thread's comparison, since its two sides stop at different places. So
+// does one that reaches one side only while its kernel serves a trap, if
+// the kernels then resume the thread differently (or one ends it): a
+// kernel delivers pending signals at every trap (servedEvent). The first
+// process's end is such an event for the threads still compared: its
+// kernel then kills the others.
 //
 // # Where the comparison ends
 //
@@ -46,18 +76,19 @@
 // child waitpid(-1) reaps, whether fork finds the process table full,
 // whether a message or the bytes in a pipe are there yet, what a child
 // wrote into shared memory, whether the process a kill names still lives.
-// The rule is therefore: the comparison ends (Detached) at the first
-// syscall that may observe another process. Options.Concurrency classifies
-// syscalls: Private ones never do (getpid, brk, mmap, signal, exit...);
-// Shared ones do when another process exists in the kernel
-// (Options.Others, checked on both machines at the trap): fork, waitpid,
-// kill, the message queues, and every file and pipe operation, since
-// children share files and pipes; Global ones always may: attaching shared
-// memory (a process forked later can write it under any load) and the
-// network (its stack picks ports at random and runs on its own). Until
-// then the two runs are deterministic, and any difference is the engines'.
-// The syscall that ends the comparison has been compared up to its trap,
-// and the threads go on freely from there.
+// The rule is therefore: a thread's comparison ends (Detached) at its
+// first syscall that may observe another process. Options.Concurrency
+// classifies syscalls: Private ones never do (getpid, brk, mmap, signal,
+// exit, execve...); Shared ones do when another process exists in the
+// kernel (Options.Others, checked on both machines at the trap; for a
+// forked child its parent is one): fork, waitpid, kill, the message
+// queues, and every file and pipe operation, since children share files
+// and pipes; Global ones always may: attaching shared memory (a process
+// forked later can write it under any load) and the network (its stack
+// picks ports at random and runs on its own). Until then the two runs are
+// deterministic, and any difference is the engines'. The syscall that
+// ends a thread's comparison has been compared up to its trap, and the
+// thread goes on freely from there, as do the CPUs it makes afterwards.
 package lockstep
 
 import (
@@ -74,8 +105,8 @@ import (
 
 // Options bound and tune a comparison.
 type Options struct {
-	// Steps is how many instructions are single-stepped in all; 0 steps
-	// none (traps are still compared).
+	// Steps is how many instructions are single-stepped in all, in each
+	// thread; 0 steps none (traps are still compared).
 	Steps int
 	// Window is how many instructions are stepped after each trap (and
 	// at the start) before running freely to the next one; 0 steps
@@ -90,8 +121,11 @@ type Options struct {
 	// Concurrency classifies syscalls by number (see the package doc);
 	// nil makes every syscall Private.
 	Concurrency func(num uint64) Concurrency
-	// Others reports how many processes other than the compared one
-	// exist in side's kernel, zombies included; nil means none.
+	// Others reports how many processes other than the calling thread's
+	// exist in side's kernel, zombies included; nil means none. It is
+	// called at each syscall trap of a compared thread, on the goroutine
+	// that runs the thread (one process has one thread, so "other than
+	// the caller's" is all but one).
 	Others func(side int) int
 }
 
@@ -125,22 +159,27 @@ const (
 	Tested = 1 // the engine under test (the interpreter)
 )
 
-// Pair compares the first threads of two kernels.
+// Pair compares the threads of two kernels.
 type Pair struct {
 	opts  Options
 	names [2]string
-	ch    [2]chan *State
-	// stop is closed when the comparison ends early: a divergence, an
-	// abort, or an asynchronous stop.
+	// stop is closed when every thread's comparison ends: a divergence
+	// or an abort.
 	stop     chan struct{}
 	stopOnce sync.Once
+	// root is the first process's thread.
+	root *thread
+	// start, if set, is called on each side of a thread as it starts, on
+	// the CPU about to run (tests use it to inject a difference).
+	start func(side int, thread string, c cpu.CPU)
 
-	mu       sync.Mutex
-	div      *Divergence
-	detached string
-	steps    uint64
-	traps    uint64
-	masked   uint64
+	mu      sync.Mutex
+	div     *Divergence
+	aborted string
+	// threads are the threads compared, in the order they were made;
+	// births those one side has made and the other not yet.
+	threads []*thread
+	births  map[birthKey]*thread
 }
 
 // NewPair makes a pair.
@@ -148,7 +187,9 @@ func NewPair(opts Options) *Pair {
 	if opts.Timeout == 0 {
 		opts.Timeout = time.Minute
 	}
-	return &Pair{opts: opts, ch: [2]chan *State{make(chan *State, 1), make(chan *State, 1)}, stop: make(chan struct{})}
+	root := newThread("1", "")
+	return &Pair{opts: opts, stop: make(chan struct{}), root: root,
+		threads: []*thread{root}, births: map[birthKey]*thread{}}
 }
 
 // Wrap returns the engine a kernel on side (Oracle or Tested) is to use.
@@ -164,31 +205,65 @@ func (p *Pair) Divergence() *Divergence {
 	return p.div
 }
 
-// Detached says why the comparison stopped before the thread ended, or "".
+// Detached says why the comparison stopped before every compared thread
+// ended, or "": why the first process's thread stopped, else why Abort
+// stopped threads still compared, else why the first other thread that
+// stopped early did, after its name (Threads has them all).
 func (p *Pair) Detached() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.detached
+	if p.root.detached != "" {
+		return p.root.detached
+	}
+	if p.aborted != "" {
+		return p.aborted
+	}
+	for _, t := range p.threads {
+		if t.detached != "" {
+			return fmt.Sprintf("thread %s: %s", t.describe(), t.detached)
+		}
+	}
+	return ""
 }
 
 // Stats reports the instructions stepped and the traps compared (as the
-// oracle counted them), and how many states had a difference masked.
+// oracle counted them), and how many states had a difference masked, in
+// all threads.
 func (p *Pair) Stats() (steps, traps, masked uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.steps, p.traps, p.masked
+	for _, t := range p.threads {
+		steps += t.steps
+		traps += t.traps
+		masked += t.masked
+	}
+	return steps, traps, masked
 }
 
-// Abort ends the comparison: both threads go on without it.
-func (p *Pair) Abort(reason string) { p.detach(reason) }
-
-func (p *Pair) detach(reason string) {
+// Abort ends the comparison: every thread goes on without it. The reason
+// is kept (see Detached) if some thread was still compared.
+func (p *Pair) Abort(reason string) {
 	p.mu.Lock()
-	if p.detached == "" && p.div == nil {
-		p.detached = reason
+	if p.aborted == "" && p.div == nil {
+		for _, t := range p.threads {
+			if t.live() {
+				p.aborted = reason
+				break
+			}
+		}
 	}
 	p.mu.Unlock()
 	p.stopOnce.Do(func() { close(p.stop) })
+}
+
+// detach ends the comparison of thread t: both its sides go on freely.
+func (p *Pair) detach(t *thread, reason string) {
+	p.mu.Lock()
+	if t.detached == "" && !t.ended && p.div == nil {
+		t.detached = reason
+	}
+	p.mu.Unlock()
+	t.stopOnce.Do(func() { close(t.stop) })
 }
 
 func (p *Pair) diverged(d *Divergence) {
@@ -202,52 +277,65 @@ func (p *Pair) diverged(d *Divergence) {
 
 var errStopped = errors.New("lockstep comparison stopped")
 
-// exchange posts this side's state and returns the other side's.
-func (p *Pair) exchange(side int, s *State) (*State, error) {
-	t := time.NewTimer(p.opts.Timeout)
-	defer t.Stop()
+// exchange posts side's state of thread t and returns the other side's.
+func (p *Pair) exchange(t *thread, side int, s *State) (*State, error) {
+	timer := time.NewTimer(p.opts.Timeout)
+	defer timer.Stop()
 	select {
-	case p.ch[side] <- s:
+	case t.ch[side] <- s:
+	case <-t.stop:
+		return nil, errStopped
 	case <-p.stop:
 		return nil, errStopped
-	case <-t.C:
-		p.detach(fmt.Sprintf("%s side: timed out handing over its state", p.names[side]))
+	case <-timer.C:
+		p.detach(t, fmt.Sprintf("%s side: timed out handing over its state", p.names[side]))
 		return nil, errStopped
 	}
 	select {
-	case peer := <-p.ch[1-side]:
+	case peer := <-t.ch[1-side]:
 		return peer, nil
+	case <-t.stop:
+		return nil, errStopped
 	case <-p.stop:
 		return nil, errStopped
-	case <-t.C:
-		p.detach(fmt.Sprintf("%s side waited %v for the %s side at %s", p.names[side], p.opts.Timeout, p.names[1-side], s.where()))
+	case <-timer.C:
+		p.detach(t, fmt.Sprintf("%s side waited %v for the %s side at %s", p.names[side], p.opts.Timeout, p.names[1-side], s.where()))
 		return nil, errStopped
 	}
 }
 
-// engine wraps a kernel's engine: its first CPU is compared.
+// engine wraps a kernel's engine: the CPUs of compared threads are
+// wrapped to step and meet the other side's.
 type engine struct {
 	cpu.Engine
-	p       *Pair
-	side    int
-	wrapped atomic.Bool
+	p      *Pair
+	side   int
+	births births
 }
 
 func (e *engine) NewCPU(as *mmu.AddressSpace) (cpu.CPU, error) {
 	c, err := e.Engine.NewCPU(as)
-	if err != nil || e.wrapped.Swap(true) {
+	t, w := e.births.made(e.p, e.side)
+	switch {
+	case t == nil:
+		return c, err
+	case err != nil:
+		// The other side's CPU need not wait for this one.
+		e.p.detach(t, fmt.Sprintf("the %s engine could not make the CPU: %v", e.Name(), err))
 		return c, err
 	}
 	s, ok := c.(cpu.Stepper)
 	if !ok {
 		c.Close()
+		e.p.detach(t, fmt.Sprintf("the %s engine's CPU cannot single-step", e.Name()))
 		return nil, fmt.Errorf("lockstep: the %s engine's CPU cannot single-step", e.Name())
 	}
-	return &stepCPU{Stepper: s, p: e.p, side: e.side, as: as}, nil
+	return &stepCPU{Stepper: s, p: e.p, e: e, th: t, side: e.side, as: as, madeIn: w}, nil
 }
 
 // Phases of a state.
 const (
+	phaseStart  = "start"  // the thread is about to run its first instruction
 	phaseStep   = "step"   // after one instruction
 	phaseTrap   = "trap"   // after running freely to a trap
 	phaseResume = "resume" // the kernel has served a trap; the thread resumes
@@ -271,6 +359,9 @@ type State struct {
 	// Others is how many other processes existed in the kernel at a
 	// syscall trap (Options.Others).
 	Others int
+	// Created is how many compared threads' CPUs the kernel made while
+	// serving the trap (phaseResume).
+	Created int
 	// Step and Trap count the instructions stepped and traps taken so
 	// far.
 	Step, Trap uint64
@@ -301,17 +392,23 @@ func (s *State) where() string {
 	return fmt.Sprintf("%s %d (trap %d, pc 0x%x)", s.Phase, s.Step, s.Trap, s.Regs.RIP)
 }
 
-// stepCPU is a compared CPU.
+// stepCPU is one side of a compared thread.
 type stepCPU struct {
 	cpu.Stepper
 	p    *Pair
+	e    *engine
+	th   *thread
 	side int
 	as   *mmu.AddressSpace
 
+	// madeIn, if set, is the trap the CPU was made in (see births).
+	madeIn   *birthWindow
 	pending  atomic.Bool // an Interrupt waits for the other side
 	freeRun  atomic.Bool // inside the inner Run, where an Interrupt must go through
+	started  bool        // the start was compared
 	detached bool
 	resume   bool // the last Run returned a trap; compare how it resumes
+	alone    bool // the last syscall trap met no other process on either side
 	lastTrap *State
 	steps    uint64
 	traps    uint64
@@ -321,6 +418,8 @@ type stepCPU struct {
 
 func (c *stepCPU) stopped() bool {
 	select {
+	case <-c.th.stop:
+		return true
 	case <-c.p.stop:
 		return true
 	default:
@@ -340,8 +439,27 @@ func (c *stepCPU) Interrupt() {
 // Run implements cpu.CPU: it steps or runs the inner CPU, meeting the other
 // side at every instruction stepped and every trap.
 func (c *stepCPU) Run() (cpu.Exit, error) {
+	if c.madeIn != nil {
+		// From here on this thread may make CPUs itself.
+		c.e.births.shut(c.madeIn)
+		c.madeIn = nil
+	}
+	created := c.e.births.leave(c)
 	if c.detached || c.stopped() {
 		return c.runDetached()
+	}
+	if !c.started {
+		c.started = true
+		if c.p.start != nil {
+			c.p.start(c.side, c.th.name, c.Stepper)
+		}
+		st, err := c.capture(phaseStart, cpu.Exit{}, 0, nil)
+		if err != nil {
+			return cpu.Exit{}, err
+		}
+		if ex, err, done := c.meet(st); done {
+			return ex, err
+		}
 	}
 	if c.resume {
 		c.resume = false
@@ -349,6 +467,7 @@ func (c *stepCPU) Run() (cpu.Exit, error) {
 		if err != nil {
 			return cpu.Exit{}, err
 		}
+		st.Created = created
 		if ex, err, done := c.meet(st); done {
 			return ex, err
 		}
@@ -371,12 +490,12 @@ func (c *stepCPU) Run() (cpu.Exit, error) {
 			c.freeRun.Store(false)
 		}
 		if err != nil {
-			c.p.detach(fmt.Sprintf("%s engine failed: %v", c.p.names[c.side], err))
+			c.p.detach(c.th, fmt.Sprintf("%s engine failed: %v", c.p.names[c.side], err))
 			return ex, err
 		}
 		if ex.Kind == cpu.ExitInterrupted {
 			// The free run stopped wherever the event found it.
-			c.p.detach(fmt.Sprintf("an asynchronous event stopped the %s thread while running freely after trap %d", c.p.names[c.side], c.traps))
+			c.p.detach(c.th, fmt.Sprintf("an asynchronous event stopped the %s thread while running freely after trap %d", c.p.names[c.side], c.traps))
 			c.detached = true
 			c.pending.Store(false)
 			return ex, nil
@@ -411,6 +530,11 @@ func (c *stepCPU) Run() (cpu.Exit, error) {
 		if ex.Kind != cpu.ExitStep {
 			c.resume = true
 			c.lastTrap = st
+			if ex.Kind == cpu.ExitSyscall && c.alone && !c.detached {
+				// CPUs made while the kernel serves it are this
+				// thread's (see births).
+				c.e.births.enter(c)
+			}
 			return ex, nil
 		}
 	}
@@ -420,17 +544,15 @@ func (c *stepCPU) Run() (cpu.Exit, error) {
 // return (ex, err): the comparison failed or stopped, or both sides have an
 // event to deliver.
 func (c *stepCPU) meet(st *State) (cpu.Exit, error, bool) {
-	peer, err := c.p.exchange(c.side, st)
+	peer, err := c.p.exchange(c.th, c.side, st)
 	if err != nil {
 		if d := c.p.Divergence(); d != nil {
 			return cpu.Exit{}, fmt.Errorf("lockstep divergence (see the test report)"), true
 		}
+		// The instruction has run (or the thread starts or resumes);
+		// report it as an interruption so the kernel looks at signals,
+		// and carry on without comparing.
 		c.detached = true
-		if c.resume || st.Phase == phaseResume {
-			return cpu.Exit{Kind: cpu.ExitInterrupted}, nil, true
-		}
-		// The instruction has run; report it as an interruption so the
-		// kernel looks at signals, and carry on without comparing.
 		return cpu.Exit{Kind: cpu.ExitInterrupted}, nil, true
 	}
 	// Local copies: the other side reads st, and masking changes them.
@@ -449,21 +571,29 @@ func (c *stepCPU) meet(st *State) (cpu.Exit, error, bool) {
 	}
 	masked := mask(oracle, tested, own, volatileTrap)
 	if diffs := compare(oracle, tested); len(diffs) > 0 && !c.catchUp(st, oracle, tested) {
-		d := &Divergence{Names: c.p.names, Oracle: oracle, Tested: tested, Diffs: diffs, Before: c.lastTrap}
+		if why := c.p.servedEvent(oracle, tested); why != "" {
+			c.p.detach(c.th, why)
+			c.detached = true
+			return cpu.Exit{Kind: cpu.ExitInterrupted}, nil, true
+		}
+		d := &Divergence{Names: c.p.names, Thread: c.th.describe(), Oracle: oracle, Tested: tested, Diffs: diffs, Before: c.lastTrap}
 		c.p.diverged(d)
 		return cpu.Exit{}, fmt.Errorf("lockstep divergence at %s", st.where()), true
 	}
 	if c.side == Oracle {
 		c.p.mu.Lock()
-		c.p.steps, c.p.traps = st.Step, st.Trap
+		c.th.steps, c.th.traps = st.Step, st.Trap
 		if masked {
-			c.p.masked++
+			c.th.masked++
 		}
 		c.p.mu.Unlock()
 	}
+	if st.Exit.Kind == cpu.ExitSyscall && (st.Phase == phaseStep || st.Phase == phaseTrap) {
+		c.alone = max(oracle.Others, tested.Others) == 0
+	}
 	if why := c.p.observes(oracle, tested); why != "" {
-		// Served normally; the threads go on without comparing.
-		c.p.detach(why)
+		// Served normally; the thread goes on without comparing.
+		c.p.detach(c.th, why)
 		c.detached = true
 		return cpu.Exit{}, nil, false
 	}
@@ -500,7 +630,7 @@ func (c *stepCPU) catchUp(st, oracle, tested *State) bool {
 		}
 		mine.undefined, mine.counter = undefined, counter
 	}
-	peer, err := c.p.exchange(c.side, mine)
+	peer, err := c.p.exchange(c.th, c.side, mine)
 	if err != nil {
 		return false
 	}
@@ -542,6 +672,35 @@ func (p *Pair) observes(o, t *State) string {
 	return ""
 }
 
+// servedEvent says why the differing states o and t, met after the
+// kernels served a trap, are no divergence, or "" when they are: an
+// asynchronous event (a signal another process sent) reached one side
+// only while its kernel served the trap, and that kernel delivered it
+// there (a handler, or the end of the process), as kernels do at every
+// trap. Events that reach both sides, a signal the process sends itself
+// among them, are delivered alike. A kernel that ends a thread before its
+// first instruction does so for the same reason: a signal that reached
+// the process on that side as execve moved it to its new CPU.
+func (p *Pair) servedEvent(o, t *State) string {
+	if o.Phase == phaseStart && t.Phase == phaseEnd || o.Phase == phaseEnd && t.Phase == phaseStart {
+		side := Oracle
+		if t.Phase == phaseEnd {
+			side = Tested
+		}
+		return fmt.Sprintf("the %s kernel ended the thread before it ran (a signal reached it on that side only)", p.names[side])
+	}
+	served := func(s *State) bool { return s.Phase == phaseResume || s.Phase == phaseEnd }
+	if !served(o) || !served(t) || o.Pending == t.Pending {
+		return ""
+	}
+	side := Oracle
+	if t.Pending {
+		side = Tested
+	}
+	return fmt.Sprintf("an asynchronous event reached the %s thread only, while its kernel served trap %d; the two kernels went on from the trap differently (%s on %s, %s on %s)",
+		p.names[side], o.Trap, o.Phase, p.names[Oracle], t.Phase, p.names[Tested])
+}
+
 // runDetached runs the thread without comparing.
 func (c *stepCPU) runDetached() (cpu.Exit, error) {
 	c.detached = true
@@ -557,10 +716,20 @@ func (c *stepCPU) runDetached() (cpu.Exit, error) {
 }
 
 // Close implements cpu.CPU: the other side must end its thread here too.
+// A CPU closed inside a compared trap may be followed by the process's
+// new one (execve), which goes on as a thread of its own.
 func (c *stepCPU) Close() error {
+	created := c.e.births.leave(c)
 	if !c.detached && !c.stopped() {
-		st := &State{Phase: phaseEnd, Step: c.steps, Trap: c.traps, Regs: *c.Regs(), noFP: true}
-		c.meet(st)
+		st := &State{Phase: phaseEnd, Step: c.steps, Trap: c.traps, Regs: *c.Regs(), Pending: c.pending.Load(), noFP: true}
+		if _, _, done := c.meet(st); !done {
+			c.p.mu.Lock()
+			c.th.ended = true
+			c.p.mu.Unlock()
+			if c.resume {
+				c.e.births.closing(c, created)
+			}
+		}
 	}
 	return c.Stepper.Close()
 }

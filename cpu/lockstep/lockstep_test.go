@@ -90,10 +90,15 @@ func TestLockstep(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := runPair(t, spec, Options{Steps: *flagSteps, Window: *flagWindow, Volatile: volatile, Concurrency: concurrency})
+			res := runPair(t, spec, imageOptions(), nil)
 			res.report(t)
 		})
 	}
+}
+
+// imageOptions are the options the test images are compared with.
+func imageOptions() Options {
+	return Options{Steps: *flagSteps, Window: *flagWindow, Volatile: volatile, Concurrency: concurrency}
 }
 
 // volatile names the syscalls whose results depend on when they run.
@@ -220,13 +225,19 @@ type result struct {
 	finished bool
 }
 
-// runPair runs the image on both engines in lockstep.
-func runPair(t *testing.T, s *spec, opts Options) *result {
+// runPair runs the image on both engines in lockstep; setup, if not nil,
+// adjusts the pair before the kernels start.
+func runPair(t *testing.T, s *spec, opts Options, setup func(*Pair)) *result {
 	t.Helper()
 	res := &result{}
+	// Each process has one thread, so the processes other than the
+	// asking thread's are all but one.
 	opts.Others = func(side int) int { return res.m[side].k.Processes() - 1 }
 	pair := NewPair(opts)
 	res.pair = pair
+	if setup != nil {
+		setup(pair)
+	}
 	for side := range 2 {
 		m := &machine{}
 		var err error
@@ -284,6 +295,10 @@ func runPair(t *testing.T, s *spec, opts Options) *result {
 			break
 		}
 	}
+	// The first process ended (or time ran out): Shutdown kills the
+	// rest, at a different moment on each kernel, so the threads still
+	// compared go on without the comparison.
+	pair.Abort("the first process ended while other threads were compared")
 	for _, m := range res.m {
 		m.stdin.Close()
 		m.k.Shutdown(5 * time.Second)
@@ -293,11 +308,27 @@ func runPair(t *testing.T, s *spec, opts Options) *result {
 
 // report fails the test on a divergence: the comparison ends before the
 // program can observe other processes (see the package doc), so every
-// divergence is the engines'.
+// divergence is the engines'. It logs what each thread compared.
 func (r *result) report(t *testing.T) {
 	t.Helper()
 	steps, traps, masked := r.pair.Stats()
-	t.Logf("%d instructions stepped, %d traps compared, %d states with undefined or volatile values masked", steps, traps, masked)
+	threads := r.pair.Threads()
+	t.Logf("%d threads compared: %d instructions stepped, %d traps compared, %d states with undefined or volatile values masked",
+		len(threads), steps, traps, masked)
+	for _, th := range threads {
+		name := th.Name
+		if th.Origin != "" {
+			name += " (" + th.Origin + ")"
+		}
+		end := "to its end"
+		switch {
+		case th.Detached != "":
+			end = "stopped early: " + th.Detached
+		case !th.Ended:
+			end = "not to its end"
+		}
+		t.Logf("  thread %s: %d instructions, %d traps, %s", name, th.Steps, th.Traps, end)
+	}
 	if d := r.pair.Divergence(); d != nil {
 		t.Fatalf("%v", d)
 	}
