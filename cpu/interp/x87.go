@@ -118,6 +118,13 @@ func (f *x87) put(i int, v f80) {
 	f.tags |= 1 << ((int(f.top) + i) & 7)
 }
 
+// init is FNINIT's reset: the control word's default, every register
+// empty. The registers' bits stay, as FNSAVE then shows.
+func (f *x87) init() {
+	regs := f.regs
+	*f = x87{cw: initFCW, regs: regs}
+}
+
 func (f *x87) pop() {
 	f.tags &^= 1 << f.top
 	f.top = (f.top + 1) & 7
@@ -640,7 +647,7 @@ func x87Exec(c *CPU, in *inst) {
 		case modrm == 0xE2: // FNCLEX
 			f.sw &^= 0xFF
 		case modrm == 0xE3: // FNINIT
-			*f = x87{cw: initFCW}
+			f.init()
 		case reg == 5 || reg == 6: // FUCOMI, FCOMI
 			c.x87Compare2(0, i, false, true, reg == 6)
 		default:

@@ -119,7 +119,7 @@ func (c *CPU) x87StoreEnv(a uint64, short, regs bool) {
 		return
 	}
 	if regs {
-		*f = x87{cw: initFCW}
+		f.init()
 	} else {
 		f.cw |= 0x3F
 	}
