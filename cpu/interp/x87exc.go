@@ -148,8 +148,8 @@ func (v f80) quiet() f80 { v.mant |= 1 << 62; return v }
 
 // operands checks the operands of an arithmetic instruction in the order
 // of the architecture's exception priority: an unsupported format or a
-// signalling NaN is invalid, a NaN is the result (the one with the larger
-// significand when both are), and only then does a denormal count. It
+// signalling NaN is invalid, a NaN is the result (made quiet), and only
+// then does a denormal count. It
 // returns the result when the operands decide it.
 func (f *x87) operands(vs ...f80) (f80, bool) {
 	if r, done := f.invalidOperands(vs...); done {
@@ -176,7 +176,17 @@ func (f *x87) invalidOperands(vs ...f80) (f80, bool) {
 			if v.isSNaN() {
 				f.sw |= swIE
 			}
-			if nan == nil || v.mant&^(1<<62) > nan.mant&^(1<<62) {
+			// Of two NaNs a quiet one wins over a signalling one, and
+			// of two alike the larger significand; of equal ones the
+			// positive.
+			switch {
+			case nan == nil:
+				nan = v
+			case nan.isSNaN() != v.isSNaN():
+				if nan.isSNaN() {
+					nan = v
+				}
+			case v.mant > nan.mant || v.mant == nan.mant && v.se < nan.se:
 				nan = v
 			}
 		}
