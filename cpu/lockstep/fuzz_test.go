@@ -167,6 +167,8 @@ func unadvertised(code []byte) bool {
 	if i+1 < len(code) && code[i] == 0xD9 && code[i+1]&0xF8 == 0xD8 {
 		return true // D9 D8+i, a reserved x87 encoding whose behaviour varies
 	}
+	// The prefixes that select an SSE form, wherever they stand.
+	has := func(p byte) bool { return bytes.IndexByte(code[:i], p) >= 0 }
 	if i+1 < len(code) && code[i] == 0x0F {
 		switch code[i+1] {
 		case 0x38, 0x3A, 0x01, 0x78, 0x79, 0x7C, 0x7D, 0xC7, 0xAE, 0x0D, 0xB8:
@@ -175,13 +177,13 @@ func unadvertised(code []byte) bool {
 			// prefetchw; popcnt with no 66 is ok but jmpe is not.
 			return true
 		case 0xF0, 0x12, 0x16:
-			return code[0] == 0xF2 || code[0] == 0xF3 // SSE3
+			return has(0xF2) || has(0xF3) // SSE3
 		case 0xD0:
-			return code[0] == 0x66 || code[0] == 0xF2 // SSE3's ADDSUBPD, ADDSUBPS
+			return has(0x66) || has(0xF2) // SSE3's ADDSUBPD, ADDSUBPS
 		case 0x2B:
-			return code[0] == 0xF2 || code[0] == 0xF3 // SSE4a's MOVNTSD and MOVNTSS
+			return has(0xF2) || has(0xF3) // SSE4a's MOVNTSD and MOVNTSS
 		case 0xBC, 0xBD:
-			return code[0] == 0xF3 && code[i+1] == 0xBC // TZCNT (BMI1)
+			return has(0xF3) && code[i+1] == 0xBC // TZCNT (BMI1)
 		}
 	}
 	return false
