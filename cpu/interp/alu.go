@@ -172,65 +172,72 @@ const lockPrefix = 0x80
 func (c *CPU) lockedRMW(in *inst, b uint64) {
 	size := in.size
 	addr := c.ea(&in.ops[0])
-	pa, ok := c.atomicTarget(addr, size)
+	t, ok := c.atomicTarget(addr, size)
 	if !ok {
 		return
 	}
 	for {
-		old := c.atomicLoad(pa, size)
+		old := c.atomicLoad(t)
 		r := c.alu(in.sub, size, old, b)
-		if c.atomicCAS(pa, size, old, r) {
+		if c.atomicCAS(t, old, r) {
 			return
 		}
 	}
 }
 
-// atomicTarget translates a locked operand for writing. Operands that
-// cross a page fall back to plain accesses (they are split locks on
-// hardware too, and no portable program uses them).
-func (c *CPU) atomicTarget(addr uint64, size uint8) (uint64, bool) {
+// atomicRef is a locked operand: its frame address, and its virtual
+// address for one that crosses a page (split).
+type atomicRef struct {
+	pa, va uint64
+	size   uint8
+	split  bool
+}
+
+// atomicTarget translates a locked operand for writing. An operand that
+// crosses a page is a split lock, not atomic on hardware either: it is
+// read and written through the page tables, as its two pages' frames need
+// not be adjacent.
+func (c *CPU) atomicTarget(addr uint64, size uint8) (atomicRef, bool) {
 	if !c.probeWrite(addr, uint64(size)) {
-		return 0, false
+		return atomicRef{}, false
 	}
 	pa, ok := c.xlate(addr, true)
 	if !ok {
-		return 0, false
+		return atomicRef{}, false
 	}
-	c.noteWrite(pa)
-	return pa, true
+	split := addr&0xFFF > 0x1000-uint64(size)
+	if !split {
+		c.noteWrite(pa)
+	}
+	return atomicRef{pa: pa, va: addr, size: size, split: split}, true
 }
 
-func (c *CPU) atomicLoad(pa uint64, size uint8) uint64 {
-	if pa&0xFFF > 0x1000-uint64(size) {
-		return c.crossLoad(pa, size)
+func (c *CPU) atomicLoad(t atomicRef) uint64 {
+	if t.split {
+		v, _ := c.rd(t.va, t.size) // both pages were checked
+		return v
 	}
-	switch size {
+	switch t.size {
 	case 1:
-		return uint64(*(*uint8)(c.ptr(pa)))
+		return uint64(*(*uint8)(c.ptr(t.pa)))
 	case 2:
-		return uint64(*(*uint16)(c.ptr(pa)))
+		return uint64(*(*uint16)(c.ptr(t.pa)))
 	case 4:
-		return uint64(atomic.LoadUint32((*uint32)(c.ptr(pa))))
+		return uint64(atomic.LoadUint32((*uint32)(c.ptr(t.pa))))
 	}
-	return atomic.LoadUint64((*uint64)(c.ptr(pa)))
+	return atomic.LoadUint64((*uint64)(c.ptr(t.pa)))
 }
 
-// crossLoad reads a value at a guest physical address whose page
-// continuation is not contiguous: it re-reads through the virtual address
-// path instead. Only atomic ops use it, rarely.
-func (c *CPU) crossLoad(pa uint64, size uint8) uint64 {
-	var v uint64
-	for i := uint64(0); i < uint64(size) && pa+i < uint64(len(c.mem)); i++ {
-		v |= uint64(c.mem[pa+i]) << (8 * i)
-	}
-	return v
-}
-
-// atomicCAS stores new at pa if it still holds old. 8- and 16-bit
+// atomicCAS stores new at t if it still holds old. 8- and 16-bit
 // operands are compared and swapped within their aligned 32-bit word.
-func (c *CPU) atomicCAS(pa uint64, size uint8, old, new uint64) bool {
-	if pa&0xFFF > 0x1000-uint64(size) || (size <= 2 && pa&3+uint64(size) > 4) {
-		// Not atomic: crosses a page or a word. Plain store.
+func (c *CPU) atomicCAS(t atomicRef, old, new uint64) bool {
+	pa, size := t.pa, t.size
+	switch {
+	case t.split:
+		c.wr(t.va, size, new)
+		return true
+	case size <= 2 && pa&3+uint64(size) > 4:
+		// Crosses a word within the page: not atomic, a plain store.
 		for i := uint64(0); i < uint64(size); i++ {
 			c.mem[pa+i] = byte(new >> (8 * i))
 		}
@@ -279,13 +286,13 @@ func opUnary(c *CPU, in *inst) {
 	d := &in.ops[0]
 	if in.rep&lockPrefix != 0 && d.kind == kMem {
 		addr := c.ea(d)
-		pa, ok := c.atomicTarget(addr, size)
+		t, ok := c.atomicTarget(addr, size)
 		if !ok {
 			return
 		}
 		for {
-			old := c.atomicLoad(pa, size)
-			if c.atomicCAS(pa, size, old, c.unary(in.sub, size, old)) {
+			old := c.atomicLoad(t)
+			if c.atomicCAS(t, old, c.unary(in.sub, size, old)) {
 				return
 			}
 		}
@@ -361,14 +368,14 @@ func opXchg(c *CPU, in *inst) {
 	}
 	if a.kind == kMem {
 		addr := c.ea(a)
-		pa, ok := c.atomicTarget(addr, size)
+		t, ok := c.atomicTarget(addr, size)
 		if !ok {
 			return
 		}
 		v, _ := c.get(b, size)
 		for {
-			old := c.atomicLoad(pa, size)
-			if c.atomicCAS(pa, size, old, v) {
+			old := c.atomicLoad(t)
+			if c.atomicCAS(t, old, v) {
 				c.set(b, size, old)
 				return
 			}
@@ -387,19 +394,19 @@ func opCmpxchg(c *CPU, in *inst) {
 	acc := c.g[rAX] & sizeMask[size]
 	if d.kind == kMem {
 		addr := c.ea(d)
-		pa, ok := c.atomicTarget(addr, size)
+		t, ok := c.atomicTarget(addr, size)
 		if !ok {
 			return
 		}
 		for {
-			old := c.atomicLoad(pa, size)
+			old := c.atomicLoad(t)
 			c.alu(aluCmp, size, acc, old)
 			if old != acc {
 				// The CPU writes the old value back; it is unchanged.
 				c.setReg(rAX, size, old)
 				return
 			}
-			if c.atomicCAS(pa, size, old, src) {
+			if c.atomicCAS(t, old, src) {
 				return
 			}
 		}
@@ -455,14 +462,14 @@ func opXadd(c *CPU, in *inst) {
 	d, s := &in.ops[0], &in.ops[1]
 	b, _ := c.get(s, size)
 	if d.kind == kMem {
-		pa, ok := c.atomicTarget(c.ea(d), size)
+		t, ok := c.atomicTarget(c.ea(d), size)
 		if !ok {
 			return
 		}
 		for {
-			old := c.atomicLoad(pa, size)
+			old := c.atomicLoad(t)
 			r := (old + b) & sizeMask[size]
-			if c.atomicCAS(pa, size, old, r) {
+			if c.atomicCAS(t, old, r) {
 				c.setLazy(lazyAdd, size, r, old, b)
 				c.set(s, size, old)
 				return

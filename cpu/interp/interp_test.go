@@ -480,3 +480,53 @@ func BenchmarkSyscallTrap(b *testing.B) {
 		}
 	}
 }
+
+// TestSplitLock runs locked operations on an operand that crosses into a
+// page whose frame is not the next one: they must reach both pages
+// through the page tables (written to the frame after the first page's,
+// the second page would keep its old bytes).
+func TestSplitLock(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		code []byte
+	}{
+		{"xchg", []byte{0x87, 0x03}},                  // xchg %eax,(%rbx)
+		{"lock xadd", []byte{0xF0, 0x0F, 0xC1, 0x03}}, // lock xadd %eax,(%rbx)
+		{"lock add", []byte{0xF0, 0x01, 0x03}},        // lock add %eax,(%rbx)
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMachine(t, append(append([]byte(nil), tc.code...), syscallInsn...))
+			// The frame after the data page's goes to another page first.
+			const filler, next = 0x900000, dataVA + mmu.PageSize
+			if err := m.as.Map(filler, mmu.PageSize, mmu.Read|mmu.Write, "filler"); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.as.Map(next, mmu.PageSize, mmu.Read|mmu.Write, "next"); err != nil {
+				t.Fatal(err)
+			}
+			m.as.WriteAt([]byte{0, 0}, filler) // back the filler page with a frame
+			m.as.WriteAt([]byte{0x11, 0x22, 0x33, 0x44}, next-2)
+			pa1, _ := m.as.Translate(dataVA, false)
+			pa2, _ := m.as.Translate(next, false)
+			if pa2 == pa1+mmu.PageSize {
+				t.Fatalf("the pages' frames are adjacent (0x%x, 0x%x): the test proves nothing", pa1, pa2)
+			}
+			m.c.Regs().RAX, m.c.Regs().RBX = 0x01010101, next-2
+			if ex, err := m.c.Run(); err != nil || ex.Kind != cpu.ExitSyscall {
+				t.Fatalf("exit %+v, %v", ex, err)
+			}
+			var got [4]byte
+			m.as.ReadAt(got[:], next-2)
+			want := [4]byte{0x12, 0x23, 0x34, 0x45} // the sum
+			if tc.name == "xchg" {
+				want = [4]byte{1, 1, 1, 1}
+			}
+			if got != want {
+				t.Errorf("memory % x, want % x", got, want)
+			}
+			if tc.name != "lock add" && m.c.Regs().RAX != 0x44332211 {
+				t.Errorf("RAX %#x, want the old value 0x44332211", m.c.Regs().RAX)
+			}
+		})
+	}
+}
