@@ -34,6 +34,9 @@ type x87 struct {
 	// 11 bits and its memory operand's address (x87env.go).
 	ip, dp uint64
 	op     uint16
+	// raised says an instruction raised an unmasked exception since the
+	// flags were last cleared or loaded: the pointers are then stored.
+	raised bool
 }
 
 func (f *x87) st(i int) f80       { return f.regs[(int(f.top)+i)&7] }
@@ -646,6 +649,7 @@ func x87Exec(c *CPU, in *inst) {
 			}
 		case modrm == 0xE2: // FNCLEX
 			f.sw &^= 0xFF
+			f.raised = false
 		case modrm == 0xE3: // FNINIT
 			f.init()
 		case reg == 5 || reg == 6: // FUCOMI, FCOMI

@@ -124,6 +124,9 @@ func opX87(c *CPU, in *inst) {
 		if f.unmasked(pre) != 0 {
 			f.regs, f.tags, f.top = saved.regs, saved.tags, saved.top
 		}
+		if f.pending() {
+			f.raised = true
+		}
 	}
 	if !control && (faulted || c.stop&stopFault == 0) {
 		f.ip, f.op, f.dp = in.pc, uint16(esc&7)<<8|uint16(modrm), 0
