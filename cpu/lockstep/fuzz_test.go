@@ -255,6 +255,26 @@ func isCPUID(code []byte) bool {
 	return err == nil && inst.Op == x86asm.CPUID
 }
 
+// isEnvSave reports whether code stores the x87 environment: FXSAVE,
+// FNSTENV or FNSAVE.
+func isEnvSave(code []byte) bool {
+	inst, err := x86asm.Decode(interp.Canonical(code), 64)
+	if err != nil {
+		return false
+	}
+	switch inst.Op {
+	case x86asm.FXSAVE, x86asm.FXSAVE64, x86asm.FNSTENV, x86asm.FNSAVE:
+		return true
+	}
+	return false
+}
+
+// hostAMD reports whether the host's CPU is AMD's.
+var hostAMD = sync.OnceValue(func() bool {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return bytes.Contains(b, []byte("AuthenticAMD"))
+})
+
 // isFxsr reports whether code is FXSAVE or FXRSTOR.
 func isFxsr(code []byte) bool {
 	inst, err := x86asm.Decode(interp.Canonical(code), 64)
@@ -424,7 +444,8 @@ func fuzzRunWith(t *testing.T, seed uint64, code []byte, h fuzzHooks) {
 		}
 	}
 	var recent []uint64
-	fxsave := false // an FXSAVE ran: its MXCSR_MASK is the host's
+	fxsave := false  // an FXSAVE ran: its MXCSR_MASK is the host's
+	envSave := false // an FXSAVE, FNSTENV or FNSAVE stored the x87 pointers
 	for step := range fuzzSteps {
 		pc := cpus[Oracle].Regs().RIP
 		insn := readInsn(r.side[Oracle].as, pc)
@@ -612,6 +633,7 @@ func fuzzRunWith(t *testing.T, seed uint64, code []byte, h fuzzHooks) {
 		}
 		recent = append(recent, pc)
 		fxsave = fxsave || isFxsr(insn)
+		envSave = envSave || isEnvSave(insn)
 		if o.Exit.Kind != cpu.ExitStep || o.Regs.RIP < fuzzCodeVA || o.Regs.RIP >= fuzzCodeVA+uint64(len(code)) {
 			break
 		}
@@ -627,6 +649,12 @@ func fuzzRunWith(t *testing.T, seed uint64, code []byte, h fuzzHooks) {
 		}
 		if fxsave {
 			maskMXCSRMask(t, mem[0], mem[1])
+		}
+		if envSave && !hostAMD() && !bytes.Equal(mem[0], mem[1]) {
+			// The interpreter stores the x87 pointers as AMD's CPUs
+			// do (cpu/interp's x87env.go); Intel's store them always.
+			t.Logf("not compared: memory an x87 environment was stored in, on a CPU not AMD's")
+			return
 		}
 		if !bytes.Equal(mem[0], mem[1]) {
 			i := 0
