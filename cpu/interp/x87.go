@@ -605,6 +605,7 @@ func x87Exec(c *CPU, in *inst) {
 		case modrm == 0xF8 || modrm == 0xF5: // FPREM, FPREM1
 			if !f.has2(0, 1) {
 				f.put(0, f80Indefinite)
+				f.sw &^= swC2 // complete, C0 and C3 as they were
 				break
 			}
 			f.setST(0, f.remainder(f.st(0), f.st(1), modrm == 0xF5))
