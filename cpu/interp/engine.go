@@ -545,7 +545,7 @@ func (c *CPU) fxrstor(b []byte) {
 	c.fpu.sw = sw &^ (7 << 11)
 	ftw := b[xsFTW]
 	c.fpu.ip, c.fpu.dp, c.fpu.op = le.Uint64(b[8:]), le.Uint64(b[16:]), le.Uint16(b[xsFOP:])&0x7FF
-	c.fpu.raised = sw&swES != 0 // the image's pointers count if it shows an exception pending
+	c.fpu.raised = c.fpu.pending() // the loaded pointers are the exception's
 	c.mxcsr = le.Uint32(b[xsMXCSR:]) & mxcsrMask
 	var tags uint8
 	for i := 0; i < 8; i++ {

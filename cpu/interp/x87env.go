@@ -10,11 +10,11 @@ import "encoding/binary"
 //
 // The pointers are the last non-control instruction's address, opcode and
 // memory operand. As on AMD's CPUs, FNSTENV, FNSAVE and FXSAVE store them
-// only while an exception an instruction raised unmasked is pending, the
-// one case an exception handler needs them; otherwise they store zeros
-// (also where FLDCW has unmasked a flag set earlier, which the status
-// word's ES shows all the same). The code and data selectors are stored
-// as 0.
+// only while an exception an instruction raised unmasked, or one an
+// environment loaded, is pending: the one case an exception handler needs
+// them. Otherwise they store zeros, also where FLDCW has unmasked a flag
+// set earlier (which the status word's ES shows all the same). The code
+// and data selectors are stored as 0.
 
 // x87Control reports whether the escape and ModRM bytes are a control
 // instruction, which leaves the last instruction's pointers alone:
@@ -145,9 +145,9 @@ func (c *CPU) x87LoadEnv(a uint64, short, regs bool) {
 		f.ip, f.op, f.dp = uint64(le.Uint32(env[12:])), le.Uint16(env[18:])&0x7FF, uint64(le.Uint32(env[20:]))
 	}
 	f.cw = cw&fcwBits | 0x40
-	f.raised = false
 	f.top = uint8(sw>>11) & 7
 	f.sw = sw &^ (7<<11 | swES | swB)
+	f.raised = f.pending() // the loaded pointers are the exception's
 	f.tags = 0
 	for i := range 8 {
 		if tw>>(2*i)&3 != tagEmpty {
