@@ -483,7 +483,7 @@ func fuzzRunWith(t *testing.T, seed uint64, code []byte, h fuzzHooks) {
 			return
 		}
 		if x.Exit.Kind == cpu.ExitFault && x.Exit.Fault.Vector == cpu.VecGeneralProt &&
-			(o.Exit.Kind != cpu.ExitFault || o.Exit.Fault.Vector != cpu.VecGeneralProt) && isFxsr(insn) {
+			(o.Exit.Kind != cpu.ExitFault || o.Exit.Fault.Vector != cpu.VecGeneralProt || o.Exit.Fault.PC != x.Exit.Fault.PC) && isFxsr(insn) {
 			// The architecture requires FXSAVE's and FXRSTOR's area to be
 			// 16-byte aligned (#GP otherwise), as the interpreter does;
 			// this host runs them misaligned.
