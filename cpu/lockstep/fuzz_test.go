@@ -249,6 +249,18 @@ func twoOperandString(code []byte) bool {
 	return false
 }
 
+// intImm reports INT imm8's vector, if code is one.
+func intImm(code []byte) (uint8, bool) {
+	inst, err := x86asm.Decode(interp.Canonical(code), 64)
+	if err != nil || inst.Op != x86asm.INT {
+		return 0, false
+	}
+	if imm, ok := inst.Args[0].(x86asm.Imm); ok {
+		return uint8(imm), true
+	}
+	return 0, false
+}
+
 // isCPUID reports whether code is CPUID.
 func isCPUID(code []byte) bool {
 	inst, err := x86asm.Decode(interp.Canonical(code), 64)
@@ -503,6 +515,15 @@ func fuzzRunWith(t *testing.T, seed uint64, code []byte, h fuzzHooks) {
 			// register form, as Intel documents and the interpreter
 			// does; AMD's CPUs run it as a move.
 			t.Logf("not compared: 0x%x: % x (%s): a non-temporal store to a register, vendor-dependent", pc, insn, Disassemble(insn, pc))
+			return
+		}
+		if n, ok := intImm(insn); ok && x.Exit.Kind == cpu.ExitFault && x.Exit.Fault.Vector == cpu.VecGeneralProt &&
+			x.Exit.Fault.ErrorCode == uint64(n)<<3|2 && (o.Exit.Kind != cpu.ExitFault || o.Exit.Fault != x.Exit.Fault) {
+			// INT n through a gate ring 3 may not use is #GP with the
+			// IDT error code, as the interpreter raises it; this PVM host
+			// delivers a few of the reserved vectors (0x17, 0x19, 0x1a)
+			// elsewhere.
+			t.Logf("not compared: 0x%x: % x (%s): the host delivers INT 0x%x itself", pc, insn, Disassemble(insn, pc), n)
 			return
 		}
 		if narrowBranch(insn) {
