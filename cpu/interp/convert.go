@@ -112,8 +112,13 @@ func convert(in *inst, x *x86asm.Inst, raw []byte) error {
 	switch x.Op {
 	case x86asm.FWAIT:
 		in.fn = opFwait
+	case x86asm.LFENCE, x86asm.MFENCE, x86asm.SFENCE:
+		if err := noSSEPrefix(x); err != nil {
+			return err
+		}
+		in.fn = opNop
 	case x86asm.NOP, x86asm.PAUSE, x86asm.PREFETCHNTA, x86asm.PREFETCHT0, x86asm.PREFETCHT1,
-		x86asm.PREFETCHT2, x86asm.PREFETCHW, x86asm.LFENCE, x86asm.MFENCE, x86asm.SFENCE:
+		x86asm.PREFETCHT2, x86asm.PREFETCHW:
 		in.fn = opNop
 	case x86asm.TEST:
 		in.fn, in.fuse = opTest, fuseTest

@@ -2,6 +2,7 @@ package interp
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/big"
 
@@ -143,14 +144,10 @@ func convertSSE(in *inst, x *x86asm.Inst, f sseInfo) error {
 		in.imm = 1
 	case x86asm.MASKMOVDQU:
 		in.sub = uint8(x.AddrSize) // RDI, or EDI with a 67 prefix
-	case x86asm.CLFLUSH:
-		for _, p := range x.Prefix {
-			switch p &^ (x86asm.PrefixImplicit | x86asm.PrefixIgnored) {
-			case x86asm.PrefixREP, x86asm.PrefixREPN, x86asm.PrefixDataSize:
-				// F2 and F3 make other instructions of 0F AE /7 or
-				// none; 66 makes CLFLUSHOPT, which CPUID does not offer.
-				return errUnsupported("prefixed CLFLUSH")
-			}
+	case x86asm.CLFLUSH, x86asm.FXSAVE, x86asm.FXSAVE64, x86asm.FXRSTOR, x86asm.FXRSTOR64,
+		x86asm.LDMXCSR, x86asm.STMXCSR:
+		if err := noSSEPrefix(x); err != nil {
+			return err
 		}
 	}
 	for i := 0; i < 3; i++ {
@@ -168,6 +165,23 @@ func convertSSE(in *inst, x *x86asm.Inst, f sseInfo) error {
 	}
 	if in.ops[0].kind == kImm && x.Op != x86asm.PSLLDQ {
 		return errUnsupported("SSE operand")
+	}
+	return nil
+}
+
+// noSSEPrefix refuses an instruction of the 0F AE group (FXSAVE, FXRSTOR,
+// LDMXCSR, STMXCSR, CLFLUSH, the fences) with a 66, F2 or F3 prefix: they
+// take none, and with one the encoding is another instruction, of an
+// extension CPUID does not offer (CLFLUSHOPT, RDFSBASE...), or none.
+func noSSEPrefix(x *x86asm.Inst) error {
+	for _, p := range x.Prefix {
+		if p == 0 {
+			break
+		}
+		switch byte(p) { // x86asm's flags live in the high bits
+		case 0x66, 0xF2, 0xF3:
+			return errUnsupported(fmt.Sprintf("%v with a %#x prefix", x.Op, byte(p)))
+		}
 	}
 	return nil
 }
