@@ -319,6 +319,9 @@ func (f *x87) arith(op int, a, b f80, den bool) f80 {
 	if den {
 		f.sw |= exDE
 	}
+	if f.unmasked(exDE) != 0 {
+		return a // an unmasked denormal operand: nothing is computed
+	}
 	za, zb := specialBig(a), specialBig(b)
 	z := new(big.Float).SetPrec(320).SetMode(big.ToZero)
 	invalid := false
@@ -709,6 +712,9 @@ func (f *x87) sqrt(v f80) f80 {
 	}
 	if v.denormal() {
 		f.sw |= exDE
+		if f.unmasked(exDE) != 0 {
+			return v
+		}
 	}
 	x := v.toBig()
 	z := new(big.Float).SetPrec(320).SetMode(big.ToZero).Sqrt(x)
@@ -719,7 +725,7 @@ func (f *x87) sqrt(v f80) f80 {
 // roundInt is FRNDINT's result: v rounded to an integer in the control
 // word's rounding mode.
 func (f *x87) roundInt(v f80) f80 {
-	if r, done := f.operands(v); done {
+	if r, done := f.operands(v); done || f.unmasked(exDE) != 0 {
 		return r
 	}
 	if v.isInf() || v.isZero() || v.exp() >= f80Bias+63 {
@@ -740,7 +746,7 @@ func (f *x87) roundInt(v f80) f80 {
 
 // scale is FSCALE's result: v times 2 to the power of s truncated.
 func (f *x87) scale(v, s f80) f80 {
-	if r, done := f.operands(v, s); done {
+	if r, done := f.operands(v, s); done || f.unmasked(exDE) != 0 {
 		return r
 	}
 	switch {
@@ -798,6 +804,9 @@ func (f *x87) remainder(a, b f80, nearest bool) f80 {
 	}
 	if a.denormal() || b.denormal() {
 		f.sw |= exDE
+		if f.unmasked(exDE) != 0 {
+			return a
+		}
 	}
 	if a.isZero() || b.isInf() {
 		return a
