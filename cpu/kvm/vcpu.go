@@ -564,7 +564,7 @@ func (c *vcpu) icebpAt(rip uint64) (size uint64, ok bool) {
 // makes INT and ICEBP #UD, fails it.
 func (c *vcpu) skipPrefixes(rip uint64) (uint64, byte, bool) {
 	var b [1]byte
-	for i := range uint64(14) {
+	for i := range uint64(15) { // up to 14 prefixes, then the opcode
 		if c.as.ReadAt(b[:], rip+i) != nil {
 			return 0, 0, false
 		}
