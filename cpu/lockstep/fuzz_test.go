@@ -261,6 +261,15 @@ func intImm(code []byte) (uint8, bool) {
 	return 0, false
 }
 
+// isICEBP reports whether code is ICEBP (F1), prefixes and all.
+func isICEBP(code []byte) bool {
+	i := 0
+	for i < len(code) && (isPrefix(code[i]) || code[i]&0xF0 == 0x40) {
+		i++
+	}
+	return i < len(code) && code[i] == 0xF1
+}
+
 // isCPUID reports whether code is CPUID.
 func isCPUID(code []byte) bool {
 	inst, err := x86asm.Decode(interp.Canonical(code), 64)
@@ -619,7 +628,7 @@ func fuzzRunWith(t *testing.T, seed uint64, code []byte, h fuzzHooks) {
 					if len(compare(o, y)) == 0 {
 						x, st[Tested] = y, y
 					} else if y.Exit.Kind == cpu.ExitFault && y.Exit.Fault.Vector == cpu.VecDebug &&
-						o.Exit.Kind == cpu.ExitStep && o.Regs.RIP == y.Regs.RIP && bytes.HasPrefix(readInsn(r.side[Tested].as, x.Regs.RIP), []byte{0xF1}) {
+						o.Exit.Kind == cpu.ExitStep && o.Regs.RIP == y.Regs.RIP && isICEBP(readInsn(r.side[Tested].as, x.Regs.RIP)) {
 						// The second instruction was ICEBP, whose #DB
 						// KVM's Step took for its own single-step trap.
 						t.Logf("not compared: 0x%x: KVM's Step ran on to ICEBP and took its #DB for its own trap", x.Regs.RIP)
