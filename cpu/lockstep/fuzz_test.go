@@ -261,14 +261,21 @@ func intImm(code []byte) (uint8, bool) {
 	return 0, false
 }
 
-// isICEBP reports whether code is ICEBP (F1), prefixes and all.
-func isICEBP(code []byte) bool {
+// opcodeAfterPrefixes returns the first byte of code after its legacy and
+// REX prefixes, or 0.
+func opcodeAfterPrefixes(code []byte) byte {
 	i := 0
 	for i < len(code) && (isPrefix(code[i]) || code[i]&0xF0 == 0x40) {
 		i++
 	}
-	return i < len(code) && code[i] == 0xF1
+	if i < len(code) {
+		return code[i]
+	}
+	return 0
 }
+
+// isICEBP reports whether code is ICEBP (F1), prefixes and all.
+func isICEBP(code []byte) bool { return opcodeAfterPrefixes(code) == 0xF1 }
 
 // isCPUID reports whether code is CPUID.
 func isCPUID(code []byte) bool {
@@ -533,6 +540,14 @@ func fuzzRunWith(t *testing.T, seed uint64, code []byte, h fuzzHooks) {
 			// delivers a few of the reserved vectors (0x17, 0x19, 0x1a)
 			// elsewhere.
 			t.Logf("not compared: 0x%x: % x (%s): the host delivers INT 0x%x itself", pc, insn, Disassemble(insn, pc), n)
+			return
+		}
+		if x.Exit.Kind == cpu.ExitFault && x.Exit.Fault.Vector == cpu.VecInvalidOp && o.Exit.Kind == cpu.ExitFault &&
+			o.Exit.Fault.Vector == cpu.VecGeneralProt && opcodeAfterPrefixes(insn) == 0xEA {
+			// JMP far ptr16:32 does not exist in 64-bit mode (#UD, as the
+			// interpreter raises); this host reports #GP for some of its
+			// prefixed forms (five REX prefixes, say).
+			t.Logf("not compared: 0x%x: % x: JMP far, invalid in 64-bit mode, #GP on this host", pc, insn)
 			return
 		}
 		if narrowBranch(insn) {
