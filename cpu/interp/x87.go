@@ -794,7 +794,9 @@ func (v f80) parts() (uint64, int) {
 // and sets C2 to ask to be run again; otherwise it completes and puts the
 // quotient's low three bits in C0, C3 and C1. The result is exact.
 func (f *x87) remainder(a, b f80, nearest bool) f80 {
-	f.setC(false, false, false, false)
+	// Without a quotient (an invalid operation or a NaN) C2 is cleared
+	// and C0 and C3 stay.
+	f.sw &^= swC2
 	if r, done := f.invalidOperands(a, b); done {
 		return r
 	}
@@ -809,6 +811,7 @@ func (f *x87) remainder(a, b f80, nearest bool) f80 {
 		}
 	}
 	if a.isZero() || b.isInf() {
+		f.setC(false, false, false, false) // a quotient of 0
 		return a
 	}
 	ma, ea := a.parts()
