@@ -62,13 +62,14 @@ static long blocked_poll(int s)
 
 static long blocked_send(int s)
 {
+	/* Full means three rounds 50 ms apart added nothing: the stack may
+	 * still grow its buffers for a while on a loaded machine. */
 	setnonblock_syscall(s, 1);
-	for (int round = 0; round < 100; round++) {
+	for (int round = 0, idle = 0; round < 200 && idle < 3; round++) {
 		long added = 0, r;
 		while ((r = send_syscall(s, chunk, sizeof chunk)) > 0)
 			added += r;
-		if (added == 0 && round > 0)
-			break;
+		idle = added == 0 ? idle + 1 : 0;
 		sleep_syscall(50);
 	}
 	setnonblock_syscall(s, 0);

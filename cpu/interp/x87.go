@@ -313,14 +313,21 @@ const (
 // the control word's precision. The exact result is truncated to 320 bits
 // with a sticky bit, which rounds as the exact value would.
 func (f *x87) arith(op int, a, b f80, den bool) f80 {
-	if r, done := f.operands(a, b); done {
+	if r, done := f.invalidOperands(a, b); done {
 		return r
 	}
-	if den {
-		f.sw |= exDE
+	// A division of a finite value by zero is a zero divide alone; any
+	// other denormal operand is reported, and an unmasked one stops the
+	// operation before it computes.
+	if op == xDiv && b.isZero() && !a.isZero() && !a.isInf() {
+		f.sw |= exZE
+		return f80{mant: 1 << 63, se: 0x7FFF | signIf(a.neg() != b.neg())}
 	}
-	if f.unmasked(exDE) != 0 {
-		return a // an unmasked denormal operand: nothing is computed
+	if den || a.denormal() || b.denormal() {
+		f.sw |= exDE
+		if f.unmasked(exDE) != 0 {
+			return a
+		}
 	}
 	za, zb := specialBig(a), specialBig(b)
 	z := new(big.Float).SetPrec(320).SetMode(big.ToZero)
