@@ -738,11 +738,7 @@ func opShift(c *CPU, in *inst) {
 		return
 	}
 	if cnt == 0 {
-		// Flags and value stay, but a 32-bit register is written all
-		// the same: its upper half is cleared, as by any 32-bit write.
-		if d.kind == kReg && size == 4 {
-			c.setReg(d.reg, 4, a)
-		}
+		c.shiftedByZero(d, size, a)
 		return
 	}
 	bitsN := uint64(size) * 8
@@ -831,6 +827,15 @@ func opShift(c *CPU, in *inst) {
 	c.setArith(f)
 }
 
+// shiftedByZero finishes a shift by a masked count of 0: flags and value
+// stay, but a 32-bit register is written all the same, its upper half
+// cleared as by any 32-bit write.
+func (c *CPU) shiftedByZero(d *operand, size uint8, a uint64) {
+	if d.kind == kReg && size == 4 {
+		c.setReg(d.reg, 4, a)
+	}
+}
+
 // opShd is SHLD (sub 0) and SHRD (sub 1): ops[0] shifted with bits from
 // ops[1], count in ops[2].
 func opShd(c *CPU, in *inst) {
@@ -847,10 +852,7 @@ func opShd(c *CPU, in *inst) {
 		return
 	}
 	if cnt == 0 {
-		// As for the other shifts: a 32-bit register is written anyway.
-		if d.kind == kReg && size == 4 {
-			c.setReg(d.reg, 4, a)
-		}
+		c.shiftedByZero(d, size, a)
 		return
 	}
 	b, _ := c.get(&in.ops[1], size)
