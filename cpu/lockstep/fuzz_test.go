@@ -261,14 +261,19 @@ func intImm(code []byte) (uint8, bool) {
 	return 0, false
 }
 
-// opcodeAfterPrefixes returns the first byte of code after its legacy and
-// REX prefixes, or 0.
-func opcodeAfterPrefixes(code []byte) byte {
+// prefixCount is how many legacy and REX prefixes code starts with.
+func prefixCount(code []byte) int {
 	i := 0
 	for i < len(code) && (isPrefix(code[i]) || code[i]&0xF0 == 0x40) {
 		i++
 	}
-	if i < len(code) {
+	return i
+}
+
+// opcodeAfterPrefixes returns the first byte of code after its legacy and
+// REX prefixes, or 0.
+func opcodeAfterPrefixes(code []byte) byte {
+	if i := prefixCount(code); i < len(code) {
 		return code[i]
 	}
 	return 0
@@ -548,6 +553,15 @@ func fuzzRunWith(t *testing.T, seed uint64, code []byte, h fuzzHooks) {
 			// interpreter raises); this host reports #GP for some of its
 			// prefixed forms (five REX prefixes, say).
 			t.Logf("not compared: 0x%x: % x: JMP far, invalid in 64-bit mode, #GP on this host", pc, insn)
+			return
+		}
+		if x.Exit.Kind == cpu.ExitFault && x.Exit.Fault.Vector == cpu.VecInvalidOp && o.Exit.Kind == cpu.ExitFault &&
+			o.Exit.Fault.Vector == cpu.VecGeneralProt && prefixCount(insn) >= 12 {
+			// An undefined encoding that is also longer than 15 bytes:
+			// the CPU reports the length (#GP); the interpreter, which
+			// cannot tell the length of an encoding x86asm does not
+			// know, reports the encoding (#UD). Both kill the program.
+			t.Logf("not compared: 0x%x: % x: an undefined encoding over 15 bytes", pc, insn)
 			return
 		}
 		if narrowBranch(insn) {
