@@ -530,3 +530,26 @@ func TestSplitLock(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreHugeLongDouble stores long doubles far beyond a double's range
+// (and a single's) as FST does: masked, an infinity or the largest finite
+// value by the rounding mode, with OE and PE.
+func TestStoreHugeLongDouble(t *testing.T) {
+	huge := f80{mant: 0xE950_4BEA_6BED_E63D, se: 0x5CC8} // about 2^7369
+	for _, tc := range []struct {
+		cw   uint16
+		ft   *fpFmt
+		want uint64
+	}{
+		{0x37F, fmt64, 0x7FF0_0000_0000_0000}, // nearest: +inf
+		{0xF7F, fmt64, 0x7FEF_FFFF_FFFF_FFFF}, // toward zero: the largest double
+		{0x37F, fmt32, 0x7F80_0000},           // +inf
+		{0x77F, fmt32, 0x7F7F_FFFF},           // down: the largest single
+	} {
+		f := &x87{cw: tc.cw, tags: 1}
+		f.regs[0] = huge
+		if got := f.store(tc.ft); got != tc.want || f.sw&0x3F != exOE|exPE {
+			t.Errorf("cw %#x: stored %#x with flags %#x, want %#x with OE and PE", tc.cw, got, f.sw&0x3F, tc.want)
+		}
+	}
+}

@@ -130,8 +130,11 @@ func roundFP(neg bool, m *big.Int, e int, sticky bool, f *fpFmt, rc uint32, ftz 
 	}
 	// The biased exponent minus one, shifted, plus the significand with
 	// its leading bit: a carry out of the significand moves the exponent.
+	// An exponent far beyond the format's (an x87 value stored as a
+	// double) would not fit the shift: it overflows as it is.
+	huge := top > f.bias()
 	r := uint64(max(top, emin)-emin)<<(p-1) + q.Uint64()
-	if r >= f.expMask() {
+	if huge || r >= f.expMask() {
 		fl = exOE | exPE
 		if inexact {
 			fl |= exWide
