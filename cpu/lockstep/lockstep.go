@@ -571,7 +571,11 @@ func (c *stepCPU) meet(st *State) (cpu.Exit, error, bool) {
 	}
 	masked := mask(oracle, tested, own, volatileTrap)
 	if diffs := compare(oracle, tested); len(diffs) > 0 && !c.catchUp(st, oracle, tested) {
-		if why := c.p.servedEvent(oracle, tested); why != "" {
+		why := c.p.servedEvent(oracle, tested)
+		if why == "" {
+			why = c.p.signalledAtTrap(oracle, tested, c.lastTrap)
+		}
+		if why != "" {
 			c.p.detach(c.th, why)
 			c.detached = true
 			return cpu.Exit{Kind: cpu.ExitInterrupted}, nil, true
@@ -699,6 +703,20 @@ func (p *Pair) servedEvent(o, t *State) string {
 	}
 	return fmt.Sprintf("an asynchronous event reached the %s thread only, while its kernel served trap %d; the two kernels went on from the trap differently (%s on %s, %s on %s)",
 		p.names[side], o.Trap, o.Phase, p.names[Oracle], t.Phase, p.names[Tested])
+}
+
+// signalledAtTrap says why resumes that go on at different places are no
+// divergence, or "" when they are: other processes were alive at the trap,
+// and a signal one of them sent may have reached one side's kernel only
+// while it served the trap, to be delivered there. Pending sees only the
+// signals that come while the thread runs. A syscall whose result differs
+// resumes at the same place and is still a divergence.
+func (p *Pair) signalledAtTrap(o, t, trap *State) string {
+	if o.Phase != phaseResume || t.Phase != phaseResume || trap == nil || trap.Others == 0 || o.Regs.RIP == t.Regs.RIP {
+		return ""
+	}
+	return fmt.Sprintf("the kernels resumed trap %d at different places (0x%x on %s, 0x%x on %s) while %d other processes lived: a signal one of them sent reached one side only",
+		o.Trap, o.Regs.RIP, p.names[Oracle], t.Regs.RIP, p.names[Tested], trap.Others)
 }
 
 // runDetached runs the thread without comparing.
