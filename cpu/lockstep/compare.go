@@ -17,6 +17,7 @@ const (
 	flagAF = 1 << 4
 	flagZF = 1 << 6
 	flagSF = 1 << 7
+	flagTF = 1 << 8 // not compared; the program may set it (POPF)
 	flagDF = 1 << 10
 	flagOF = 1 << 11
 

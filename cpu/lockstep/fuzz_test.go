@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -235,18 +236,17 @@ func registerNonTemporal(code []byte) bool {
 	return false
 }
 
+// isOp reports whether code decodes as one of ops.
+func isOp(code []byte, ops ...x86asm.Op) bool {
+	inst, err := x86asm.Decode(interp.Canonical(code), 64)
+	return err == nil && slices.Contains(ops, inst.Op)
+}
+
 // twoOperandString reports whether code is CMPS or MOVS, which address
 // both DS:RSI and ES:RDI.
 func twoOperandString(code []byte) bool {
-	inst, err := x86asm.Decode(interp.Canonical(code), 64)
-	if err != nil {
-		return false
-	}
-	switch inst.Op {
-	case x86asm.CMPSB, x86asm.CMPSW, x86asm.CMPSD, x86asm.CMPSQ, x86asm.MOVSB, x86asm.MOVSW, x86asm.MOVSD, x86asm.MOVSQ:
-		return true
-	}
-	return false
+	return isOp(code, x86asm.CMPSB, x86asm.CMPSW, x86asm.CMPSD, x86asm.CMPSQ,
+		x86asm.MOVSB, x86asm.MOVSW, x86asm.MOVSD, x86asm.MOVSQ)
 }
 
 // intImm reports INT imm8's vector, if code is one.
@@ -283,23 +283,12 @@ func opcodeAfterPrefixes(code []byte) byte {
 func isICEBP(code []byte) bool { return opcodeAfterPrefixes(code) == 0xF1 }
 
 // isCPUID reports whether code is CPUID.
-func isCPUID(code []byte) bool {
-	inst, err := x86asm.Decode(interp.Canonical(code), 64)
-	return err == nil && inst.Op == x86asm.CPUID
-}
+func isCPUID(code []byte) bool { return isOp(code, x86asm.CPUID) }
 
 // isEnvSave reports whether code stores the x87 environment: FXSAVE,
 // FNSTENV or FNSAVE.
 func isEnvSave(code []byte) bool {
-	inst, err := x86asm.Decode(interp.Canonical(code), 64)
-	if err != nil {
-		return false
-	}
-	switch inst.Op {
-	case x86asm.FXSAVE, x86asm.FXSAVE64, x86asm.FNSTENV, x86asm.FNSAVE:
-		return true
-	}
-	return false
+	return isOp(code, x86asm.FXSAVE, x86asm.FXSAVE64, x86asm.FNSTENV, x86asm.FNSAVE)
 }
 
 // hostAMD reports whether the host's CPU is AMD's.
@@ -310,15 +299,7 @@ var hostAMD = sync.OnceValue(func() bool {
 
 // isFxsr reports whether code is FXSAVE or FXRSTOR.
 func isFxsr(code []byte) bool {
-	inst, err := x86asm.Decode(interp.Canonical(code), 64)
-	if err != nil {
-		return false
-	}
-	switch inst.Op {
-	case x86asm.FXSAVE, x86asm.FXSAVE64, x86asm.FXRSTOR, x86asm.FXRSTOR64:
-		return true
-	}
-	return false
+	return isOp(code, x86asm.FXSAVE, x86asm.FXSAVE64, x86asm.FXRSTOR, x86asm.FXRSTOR64)
 }
 
 // narrowBranch reports whether code is a near jump, call, return or loop
@@ -673,7 +654,7 @@ func fuzzRunWith(t *testing.T, seed uint64, code []byte, h fuzzHooks) {
 			t.Logf("not compared: 0x%x: % x (%s): CPUID reports the host's CPU on this host", pc, insn, Disassemble(insn, pc))
 			return
 		}
-		if diffs := compare(o, x); len(diffs) > 0 && (o.Regs.RFLAGS|x.Regs.RFLAGS)&0x100 != 0 {
+		if diffs := compare(o, x); len(diffs) > 0 && (o.Regs.RFLAGS|x.Regs.RFLAGS)&flagTF != 0 {
 			// The program set the trap flag (POPF) while KVM's Step
 			// uses it too: the two traps mix (see above).
 			t.Logf("not compared: 0x%x: % x (%s): the program's trap flag under KVM's single-step", pc, insn, Disassemble(insn, pc))
